@@ -529,10 +529,19 @@ def synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, use
 
 
 # ----------------------------------------------------------------------------- distillation
+def to_uint8(x):
+    """[0, 1] images -> uint8 for the bank: 8 bits, as the authors' PNG files."""
+    return (x * 255).round().to(torch.uint8)
+
+
+def sample_bank(bank, n, batch):
+    """A batch drawn with replacement from the n filled rows of the bank, as [0, 1] floats."""
+    return bank[torch.randint(0, n, (batch,), device=bank.device)].float() / 255
+
+
 def kd_step(student, teacher, opt, bank, n, args, mean, std, amp):
-    """One KD step on a batch drawn (with replacement) from the whole in-memory bank."""
-    idx = torch.randint(0, n, (args.batch_size,), device=bank.device)
-    x = augment(bank[idx].float() / 255, mean, std)  # uint8 -> [0, 1] -> crop/flip -> normalise
+    """One KD step on a batch from the whole in-memory bank (no loader, no host copy)."""
+    x = augment(sample_bank(bank, n, args.batch_size), mean, std)
     with torch.autocast(bank.device.type, torch.bfloat16, enabled=amp):
         with torch.no_grad():
             t_logits = teacher(x)
@@ -659,7 +668,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
             n_rounds = args.warmup_g_loops if warm else args.g_loops
             for _ in range(n_rounds):
                 x, s = synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, not warm, amp)
-                bank[n:n + B] = (x * 255).round().to(torch.uint8); n += B
+                bank[n:n + B] = to_uint8(x); n += B
                 sums += s
                 interrupted(epoch)
             if device.type == "cuda":
@@ -735,7 +744,7 @@ def benchmark(args, device):
         student.eval().requires_grad_(False)
         for r in range(reps):
             x, _ = synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, True, amp)
-            bank[r * B:(r + 1) * B] = (x * 255).to(torch.uint8)
+            bank[r * B:(r + 1) * B] = to_uint8(x)
         sync(); t1 = time.time()
         student.train().requires_grad_(True)
         for _ in range(reps):
