@@ -135,7 +135,7 @@ def load_cifar(name, root, train):
     cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
     try:
         ds = cls(root, train=train, download=False)
-    except RuntimeError:  # not there (or damaged): try the download, which fails offline
+    except (RuntimeError, OSError):  # missing, partial or damaged: try the download (fails offline)
         try:
             ds = cls(root, train=train, download=True)
         except Exception as e:
@@ -788,6 +788,7 @@ def run(args):
     print(f"teacher {args.teacher}: test accuracy {t_acc:.2f}%", flush=True)
     lte = lte_table(args, classes, args.out)
     print(f"label-text embedding: {tuple(lte.shape)} ({args.lte_file or args.text_encoder}, prompt {args.prompt!r})")
+    seed_everything(args.seed)  # same start whether the teacher was trained or loaded
     student = build_model(args.student, spec["classes"])
     student, history = distill(teacher, student, lte, args, image_shape=(3, 32, 32), mean=spec["mean"],
                                std=spec["std"], eval_loader=eval_loader, out_dir=args.out)

@@ -66,10 +66,12 @@ def one_line_error(proc, code, *needles):
 
 @pytest.fixture(scope="session")
 def cifar(tmp_path_factory):
-    """A fake CIFAR-10, a teacher trained on it by the script itself (1 epoch) and an LTE file."""
+    """A fake CIFAR-10, a (random) teacher checkpoint in the archive format and an LTE file."""
     root = tmp_path_factory.mktemp("cifar")
     write_fake_cifar10(root / "data")
+    torch.manual_seed(0)
     torch.save(torch.randn(10, 16), root / "lte10.pt")
+    torch.save({"state_dict": nayer.build_model("wrn16_1", 10).state_dict()}, root / "teacher.pth")
     return root
 
 
@@ -373,11 +375,11 @@ def test_lte_cache_is_reused_without_the_encoder(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- end to end (CLI)
 def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path):
-    out = tmp_path / "run"
-    p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path()))
+    out, trained = tmp_path / "run", tmp_path / "trained_teacher.pth"
+    p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path(), "--teacher-ckpt", trained))
     assert p.returncode == 0, p.stderr[-3000:]
     assert "REAL cifar10 training split" in p.stdout and "final student test accuracy" in p.stdout
-    teacher = torch.load(cifar / "teacher.pth", weights_only=True)
+    teacher = torch.load(trained, weights_only=True)
     assert set(teacher) >= {"state_dict", "acc"}
     rows = metrics(out)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and rows[0]["phase"] == "warmup" and rows[0]["acc"] is None
@@ -388,7 +390,7 @@ def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path):
     assert Image.open(out / "samples_epoch004.png").size[1] > 10 * 32  # one row per class
     nayer.load_checkpoint_into(nayer.build_model("wrn16_1", 10), out / "student.pth", "wrn16_1", 10)
     assert torch.load(out / "lte.pt", weights_only=True)["table"].shape == (10, 384)
-    p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path(), "--resume", "--epochs", "5"))
+    p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path(), "--teacher-ckpt", trained, "--resume", "--epochs", "5"))
     assert p.returncode == 0, p.stderr[-3000:]
     assert "resumed" in p.stdout and [r["epoch"] for r in metrics(out)] == [1, 2, 3, 4, 5]
 
@@ -398,3 +400,98 @@ def test_benchmark_flag_prints_figures():
                  "--synthesis-batch-size", "20", "--batch-size", "16", "--g-steps", "2", "--le-emb-size", "32"])
     assert p.returncode == 0, p.stderr[-3000:]
     assert "bank img/s" in p.stdout and "KD" in p.stdout and "epoch" in p.stdout
+
+
+# ----------------------------------------------------------------------------- robustness
+@pytest.mark.parametrize("argv, needle", [
+    (["--teacher", "resnet99"], "invalid choice: 'resnet99'"), (["--dataset", "mnist"], "invalid choice: 'mnist'"),
+    (["--epochs", "0"], "--epochs must be positive"), (["--g-steps", "-1"], "--g-steps must be positive"),
+    (["--kd-steps", "0"], "--kd-steps must be positive"), (["--batch-size", "0"], "--batch-size must be positive"),
+    (["--epochs", "5", "--warmup", "5"], "--warmup (5) must be >= 0 and smaller than --epochs (5)"),
+    (["--synthesis-batch-size", "15"], "multiple of the 10 classes"), (["--T", "0"], "--T must be positive")])
+def test_bad_options_exit_2_with_one_line(argv, needle, capsys):
+    with pytest.raises(SystemExit) as e:
+        nayer.parse_args(argv)
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert e.value.code == 2 and len(err) == 1 and needle in err[0], err
+
+
+def test_image_size_the_generator_cannot_make():
+    args = nayer.parse_args(["--device", "cpu", "--synthesis-batch-size", "10"])
+    with pytest.raises(nayer.NayerError, match="multiples of 4"):
+        nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 4), args, image_shape=(1, 6, 6), mean=(0,), std=(1,))
+
+
+def test_bad_files_and_folders_exit_2_with_one_line(cifar, tmp_path):
+    lte = ["--lte-file", cifar / "lte10.pt"]
+    (tmp_path / "corrupt.pth").write_bytes(b"not a checkpoint")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--teacher-ckpt", tmp_path / "corrupt.pth")), 2,
+                   "cannot read checkpoint", "corrupt.pth")
+    torch.save([1, 2, 3], tmp_path / "list.pth")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--teacher-ckpt", tmp_path / "list.pth")), 2,
+                   "holds no state dict")
+    torch.save({"state_dict": nayer.build_model("wrn16_2", 10).state_dict()}, tmp_path / "wrn.pth")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--teacher-ckpt", tmp_path / "wrn.pth")), 2,
+                   "wrn16_2 with 10 classes", "wrn16_1 with 10 classes")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--resume")), 2, "nothing to resume")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--data-root", tmp_path / "empty")), 2,
+                   "not found in", str(tmp_path / "empty" / "cifar-10-batches-py"))
+    one_line_error(run_cli(tiny(cifar, tmp_path / "a", "--text-encoder", tmp_path / "no-encoder")), 2,
+                   "cannot load text encoder", "--lte-file")
+    torch.save(torch.randn(7, 16), tmp_path / "lte7.pt")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "a", "--lte-file", tmp_path / "lte7.pt")), 2, "10 classes")
+    (tmp_path / "busy").mkdir()
+    torch.save({}, tmp_path / "busy" / "checkpoint.pt")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "busy", *lte)), 2, "already holds a run", "--resume")
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cifar, tmp_path):
+    p = run_cli(tiny(cifar, tmp_path / "nan", "--lte-file", cifar / "lte10.pt", "--lr", "1e30"))
+    line = one_line_error(p, 1, "loss_kd", "epoch 2")
+    ckpt = torch.load(tmp_path / "nan" / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 1 and all(torch.isfinite(v).all() for v in ckpt["student"].values()), line
+
+
+def test_same_seed_same_metrics_and_interrupt_resume_is_exact(cifar, tmp_path):
+    cfg = lambda out, *x: tiny(cifar, out, "--lte-file", cifar / "lte10.pt", "--epochs", "6", "--kd-steps", "30", *x)
+    for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
+        assert run_cli(cfg(tmp_path / name, "--seed", seed)).returncode == 0
+    assert metrics(tmp_path / "a") == metrics(tmp_path / "b")
+    assert metrics(tmp_path / "a") != metrics(tmp_path / "c")  # the comparison can tell runs apart
+    proc = subprocess.Popen([sys.executable, "-c", WRAPPER, *map(str, cfg(tmp_path / "i"))], cwd=HERE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log, t0 = tmp_path / "i" / "metrics.jsonl", time.time()
+    while time.time() - t0 < 120 and (not log.exists() or len(log.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "--resume" in err and len(err.strip().splitlines()) == 1, err
+    done = torch.load(tmp_path / "i" / "checkpoint.pt", weights_only=True)["epoch"]
+    assert 2 <= done < 6  # stopped early, after a whole epoch
+    p = run_cli(cfg(tmp_path / "i", "--resume"))
+    assert p.returncode == 0 and f"at epoch {done}" in p.stdout, p.stderr[-2000:]
+    assert metrics(tmp_path / "i") == metrics(tmp_path / "a")
+
+
+def test_sigterm_also_leaves_a_resumable_checkpoint(cifar, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", WRAPPER, *map(str, tiny(cifar, tmp_path / "t", "--lte-file",
+                            cifar / "lte10.pt", "--epochs", "50"))], cwd=HERE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    log, t0 = tmp_path / "t" / "metrics.jsonl", time.time()
+    while time.time() - t0 < 120 and (not log.exists() or not log.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "rerun the same command with --resume" in err, err
+    assert torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)["epoch"] < 50
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    nayer.atomic_save({"epoch": 1}, path)
+    def torn(obj, f):  # a crash halfway through writing
+        Path(f).write_bytes(b"half"); raise KeyboardInterrupt
+    monkeypatch.setattr(torch, "save", torn)
+    with pytest.raises(KeyboardInterrupt):
+        nayer.atomic_save({"epoch": 2}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
