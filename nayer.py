@@ -72,6 +72,7 @@ def parse_args(argv=None):
     a("--lte-file", default=None, help="saved (C, D) label-text table; no encoder needed")
     a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="ablation (paper Sec. 5)")
     a("--noisy-layer", default="on", choices=["on", "off"], help="off: plain Linear, never re-initialised")
+    a("--flip", default="on", choices=["on", "off"], help="random horizontal flips (off for digits, text...)")
     a("--le-emb-size", type=int, default=1000)              # noisy layer width, authors' scripts
     a("--bn", type=float, default=10.0)                     # loss weights, authors' CIFAR scripts
     a("--oh", type=float, default=0.5)
@@ -488,11 +489,12 @@ def crop_flip(x, dy, dx, flip, pad):
     return xp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)              # (B, H, W, C) -> (B, C, H, W)
 
 
-def augment(x, mean, std):
+def augment(x, mean, std, flip=True):
     """Random crop (pad = side/8: 4 for 32 px) + flip, then normalise. All on the device."""
     B, pad = x.shape[0], x.shape[-1] // 8
     dy, dx = (torch.randint(0, 2 * pad + 1, (B,), device=x.device) for _ in range(2))
-    x = crop_flip(x, dy, dx, torch.rand(B, device=x.device) < 0.5, pad) if pad else x
+    flips = torch.rand(B, device=x.device) < (0.5 if flip else 0.0)
+    x = crop_flip(x, dy, dx, flips, pad) if pad else x
     return (x - mean) / std
 
 
@@ -509,7 +511,7 @@ def synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, use
         for _ in range(args.g_steps):
             with torch.autocast(dev, torch.bfloat16, enabled=amp):
                 x = G(targets).float()                            # (B, ch, H, W) in [0, 1]
-                xa = augment(x, mean, std)
+                xa = augment(x, mean, std, args.flip == "on")
                 t_logits = teacher(xa)                            # teacher: eval, frozen; hooks fire
                 l_bn, l_oh = bn_loss.pop(), F.cross_entropy(t_logits.float(), targets)
                 # student: eval mode and frozen here, so its BN running stats are not
@@ -541,7 +543,7 @@ def sample_bank(bank, n, batch):
 
 def kd_step(student, teacher, opt, bank, n, args, mean, std, amp):
     """One KD step on a batch from the whole in-memory bank (no loader, no host copy)."""
-    x = augment(sample_bank(bank, n, args.batch_size), mean, std)
+    x = augment(sample_bank(bank, n, args.batch_size), mean, std, args.flip == "on")
     with torch.autocast(bank.device.type, torch.bfloat16, enabled=amp):
         with torch.no_grad():
             t_logits = teacher(x)
