@@ -22,11 +22,12 @@ Commands:
     python nayer.py --benchmark 5                   # images/s, random weights, no data
 Without `checkpoints/pretrained/{dataset}_{teacher}.pth` the script first trains the
 teacher on the real training split (the only step that touches real training data).
-What to expect: the paper reports 95.21 % for ResNet-34 -> ResNet-18 on CIFAR-10 with
-this schedule (their number, see README for ours); 120 epochs take hours on one GPU.
+What to expect: the student's test accuracy is printed every epoch and climbs towards the
+teacher's. The authors report, for CIFAR-100 WRN-40-2 -> WRN-16-2 with this 120-epoch
+schedule, 70.20 % in about 2.1 GPU-hours (their figure; README lists what we measured).
 Run `python nayer.py --help` for every option; README.md maps equations to functions.
 """
-import argparse, json, math, os, random, signal, sys, time
+import argparse, contextlib, json, math, os, random, signal, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -44,40 +45,41 @@ DATASETS = {  # per-channel mean/std of the training split, as in the authors' c
 # SGD lr 0.1, momentum 0.9, weight decay 5e-4, batch 128, cosine, crop+flip.
 TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128
 
-
 class NayerError(Exception):
     """A problem the user can fix: main() prints the one-line message and exits with `code`."""
     def __init__(self, msg, code=2):
         super().__init__(msg)
         self.code = code
 
-
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print a 15-line usage block first
         print(f"nayer.py: error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(2)
 
-
 def parse_args(argv=None):
     p = OneLineParser(description="NAYER data-free knowledge distillation (CVPR 2024)")
-    a = p.add_argument
+    a = p.add_argument  # defaults: the authors' CIFAR scripts, unless the comment says otherwise
+    # -- data, teacher, text encoder
     a("--dataset", default="cifar10", choices=list(DATASETS))
     a("--data-root", default="./data", help="torchvision CIFAR folder; downloaded if missing")
-    a("--teacher", default="resnet34", choices=ARCHS)        # paper Table 1, first pair
+    a("--teacher", default="resnet34", choices=ARCHS)        # authors' CIFAR-10 script pair
     a("--student", default="resnet18", choices=ARCHS)
     a("--teacher-ckpt", default=None, help="default checkpoints/pretrained/{dataset}_{teacher}.pth")
     a("--train-teacher-epochs", type=int, default=200, help="only if the teacher file is missing")
     a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name or folder (authors: CLIP ViT-B/32)")
     a("--prompt", default="a photo of {}", help="paper: 'a photo of {}'; authors' code: 'a image of {}'")
     a("--lte-file", default=None, help="saved (C, D) label-text table; no encoder needed")
-    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="ablation (paper Sec. 5)")
+    # -- generator (the paper's method section) and its ablation switches
+    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="ablation: paper's generator inputs")
     a("--noisy-layer", default="on", choices=["on", "off"], help="off: plain Linear, never re-initialised")
     a("--flip", default="on", choices=["on", "off"], help="random horizontal flips (off for digits, text...)")
     a("--le-emb-size", type=int, default=1000)              # noisy layer width, authors' scripts
-    a("--bn", type=float, default=10.0)                     # loss weights, authors' CIFAR scripts
+    # -- synthesis loss L = bn * L_bn + oh * L_oh + adv * L_adv (authors' CIFAR scripts)
+    a("--bn", type=float, default=10.0)
     a("--oh", type=float, default=0.5)
     a("--adv", type=float, default=1.33)
     a("--bn-momentum", type=float, default=0.9, help="authors' EMA of batch statistics; 0 = DeepInversion")
+    # -- schedule: 120 epochs = 20*10 + 100*2 = 400 rounds of 400 images = 160k images
     a("--epochs", type=int, default=120)                    # authors' scripts (also 220, 320)
     a("--warmup", type=int, default=20)                     # synthesis only, no L_adv, no KD
     a("--g-loops", type=int, default=2, help="synthesis rounds per epoch after warm-up")
@@ -87,9 +89,11 @@ def parse_args(argv=None):
     a("--synthesis-batch-size", type=int, default=400)
     a("--batch-size", type=int, default=512, help="KD batch")
     a("--kd-steps", type=int, default=400)
+    # -- optimisers and distillation
     a("--lr", type=float, default=0.2)                      # student SGD, cosine to lr/1000
     a("--lr-g", type=float, default=4e-3)                   # generator Adam, betas (0.5, 0.999)
     a("--T", type=float, default=20.0)                      # KD temperature
+    # -- run
     a("--eval-every", type=int, default=1)
     a("--out", default=None, help="default runs/{dataset}_{teacher}_{student}")
     a("--resume", action="store_true")
@@ -99,6 +103,7 @@ def parse_args(argv=None):
     a("--compile", action="store_true", help="torch.compile student and KD teacher")
     a("--benchmark", type=int, default=0, metavar="N", help="time N rounds and N KD steps, then exit")
     args = p.parse_args(argv)
+    # derived defaults, then every number checked here, before any long work starts
     spec = DATASETS[args.dataset]
     args.g_steps = args.g_steps if args.g_steps is not None else spec["g_steps"]
     args.teacher_ckpt = args.teacher_ckpt or f"checkpoints/pretrained/{args.dataset}_{args.teacher}.pth"
@@ -118,10 +123,8 @@ def parse_args(argv=None):
         p.error(f"--synthesis-batch-size must be a multiple of the {spec['classes']} classes (K-to-1 noisy layers)")
     return args
 
-
 def seed_everything(seed):
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)  # manual_seed seeds CUDA too
-
 
 def pick_device(name):
     if name == "cuda" and not torch.cuda.is_available():
@@ -131,7 +134,9 @@ def pick_device(name):
 
 # ----------------------------------------------------------------------------- data and teacher
 def load_cifar(name, root, train):
-    """The real torchvision dataset as tensors: uint8 images (N, 3, 32, 32), labels, class names."""
+    """The real torchvision dataset as tensors: uint8 images (N, 3, 32, 32), labels, class names.
+    Data-free: the test split is used for evaluation only, and the training split is read
+    by `train_teacher` alone, when no teacher checkpoint exists."""
     import torchvision
     cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
     try:
@@ -145,16 +150,14 @@ def load_cifar(name, root, train):
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
     return x, torch.tensor(ds.targets), list(ds.classes)
 
-
 def tensor_loader(x_uint8, y, mean, std, batch=1000):
-    """Evaluation batches (normalised float images, labels); no workers, no transforms."""
+    """Evaluation batches (normalised float images, labels); no workers, no transforms.
+    10k CIFAR test images are 120 MB as floats: simpler and faster than a DataLoader."""
     x = (x_uint8.float() / 255 - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
     return [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(y), batch)]
 
-
-def state_dict_shapes(model):
+def state_dict_shapes(model):  # BN's step counter is optional in old checkpoints
     return {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-
 
 def identify(sd):
     """Which (arch, classes) a foreign state dict holds, for the error message; None if unknown."""
@@ -165,7 +168,6 @@ def identify(sd):
             if state_dict_shapes(build_model(arch, head[0][0])) == shapes:
                 return f"a {arch} with {head[0][0]} classes"
     return None
-
 
 def load_checkpoint_into(model, path, arch, num_classes):
     """Load {'state_dict': ...} or a bare state dict strictly; one clear line on any mismatch."""
@@ -184,9 +186,10 @@ def load_checkpoint_into(model, path, arch, num_classes):
                          f"fix --teacher/--dataset or --teacher-ckpt")
     model.load_state_dict(sd, strict=True)
 
-
 def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
-    """Fallback when no teacher file exists: plain supervised training on the real data."""
+    """Fallback when no teacher file exists: plain supervised training on the real data.
+    Not part of NAYER (the paper starts from given teachers); the data stays on the device
+    as uint8 and each batch is augmented there, so this needs no DataLoader either."""
     print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for {args.train_teacher_epochs} "
           f"epochs on the REAL {args.dataset} training split (the only step that reads training data)", flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
@@ -213,6 +216,7 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
 # CIFAR variants (32x32 inputs). Parameter names follow the classic CIFAR code so that
 # the checkpoint archive shared by the DFKD papers loads with strict=True.
 class ResBlock(nn.Module):
+    """BasicBlock: two 3x3 convs with BN, ReLU after the residual sum."""
     def __init__(self, cin, cout, stride):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
@@ -226,7 +230,6 @@ class ResBlock(nn.Module):
     def forward(self, x):
         out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
         return F.relu(out + self.shortcut(x))
-
 
 class ResNet(nn.Module):
     def __init__(self, blocks, num_classes, in_ch=3):
@@ -246,7 +249,6 @@ class ResNet(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))  # (B, 512, h, w) -> (B, 512)
 
-
 class WideBlock(nn.Module):
     """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied
     to the input first and that *activated* tensor feeds both conv1 and the 1x1 shortcut;
@@ -263,8 +265,8 @@ class WideBlock(nn.Module):
         out = self.conv2(F.relu(self.bn2(self.conv1(act))))
         return out + (x if self.equal else self.convShortcut(act))
 
-
 class WideGroup(nn.Module):
+    """(d-4)/6 blocks; the `.layer` wrapper only exists so that keys read `block1.layer.0...`."""
     def __init__(self, n, cin, cout, stride):
         super().__init__()
         self.layer = nn.Sequential(*[WideBlock(cin if i == 0 else cout, cout, stride if i == 0 else 1)
@@ -272,7 +274,6 @@ class WideGroup(nn.Module):
 
     def forward(self, x):
         return self.layer(x)
-
 
 class WideResNet(nn.Module):
     def __init__(self, depth, k, num_classes, in_ch=3):
@@ -285,7 +286,6 @@ class WideResNet(nn.Module):
     def forward(self, x):
         x = self.block3(self.block2(self.block1(self.conv1(x))))
         return self.fc(F.adaptive_avg_pool2d(F.relu(self.bn1(x)), 1).flatten(1))  # (B, 64k)
-
 
 class VGG(nn.Module):
     """VGG-11 with BN: blocks [64] [128] [256,256] [512,512] [512,512], conv with bias."""
@@ -309,8 +309,8 @@ class VGG(nn.Module):
                 x = F.max_pool2d(x, 2)
         return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
-
 def build_model(name, num_classes, in_channels=3):
+    """'resnet18', 'wrn40_2', ... -> a freshly initialised CIFAR network."""
     if name not in ARCHS:
         raise NayerError(f"unknown architecture {name!r}: choose one of {', '.join(ARCHS)}")
     if name.startswith("resnet"):
@@ -330,15 +330,17 @@ def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
             from sentence_transformers import SentenceTransformer  # optional heavy import, lazily
             encoder = SentenceTransformer(str(encoder), device="cpu")
         except Exception as e:
-            raise NayerError(f"cannot load text encoder {encoder!r} ({type(e).__name__}): pass --text-encoder "
-                             f"PATH to a local sentence-transformers folder, or --lte-file with a saved table") from None
+            raise NayerError(f"cannot load text encoder {encoder!r} ({type(e).__name__}): pass --text-encoder PATH "
+                             f"to a local sentence-transformers folder, or --lte-file with a saved table") from None
+    # "aquarium_fish" -> "a photo of aquarium fish" (CIFAR-100 names use underscores)
     sentences = [prompt.format(c.replace("_", " ").replace("-", " ")) for c in class_names]
     with torch.no_grad():
         return torch.as_tensor(encoder.encode(sentences, convert_to_numpy=True)).float()  # (C, D)
 
-
 def lte_table(args, class_names, out_dir):
-    """--lte-file, else the cache in the output folder, else encode (and cache)."""
+    """--lte-file, else the cache in the output folder, else encode (and cache).
+    The table is computed once per run and never trained: after this, no text encoder is
+    needed (a resumed run, or a machine without the encoder, reads the cache)."""
     if args.lte_file:
         try:
             table = torch.load(args.lte_file, map_location="cpu", weights_only=True)
@@ -346,8 +348,9 @@ def lte_table(args, class_names, out_dir):
         except Exception as e:
             raise NayerError(f"cannot read --lte-file {args.lte_file} ({type(e).__name__})") from None
         if not isinstance(table, torch.Tensor) or table.ndim != 2 or table.shape[0] != len(class_names):
-            raise NayerError(f"--lte-file {args.lte_file} has shape {tuple(getattr(table, 'shape', ()))}, but {args.dataset} "
-                             f"has {len(class_names)} classes: encode a table for these classes")
+            shape = tuple(getattr(table, "shape", ()))
+            raise NayerError(f"--lte-file {args.lte_file} has shape {shape}, but {args.dataset} has "
+                             f"{len(class_names)} classes: encode a table for these classes")
         return table.float()
     key = dict(encoder=str(args.text_encoder), prompt=args.prompt, classes=list(class_names))
     cache = Path(out_dir) / "lte.pt"
@@ -367,7 +370,7 @@ class Generator(nn.Module):
 
     K-to-1: the synthesis batch is [0..C-1] repeated K times; chunk i of C consecutive
     samples goes through noisy layer i. All K layers are one (K, D, E) weight and one
-    batched matmul. Ablations (paper Sec. 5): input 'onehot' (identity rows instead of
+    batched matmul. Ablations (the paper's analysis): input 'onehot' (identity rows instead of
     the LTE) or 'noise' (a fresh Gaussian z per sample, as in earlier generators);
     noisy_layer=False keeps one ordinary Linear that is never re-initialised."""
     def __init__(self, lte, image_shape, n_noisy, le_emb_size=1000, ngf=64, gen_input="lte", noisy_layer=True):
@@ -385,6 +388,8 @@ class Generator(nn.Module):
         if not noisy_layer:  # plain Linear: PyTorch's default uniform init, kept for good
             nn.init.uniform_(self.noisy_w, -d ** -0.5, d ** -0.5); nn.init.uniform_(self.noisy_b, -d ** -0.5, d ** -0.5)
         self.new_round()
+        # decoder: a (2*ngf, H/4, W/4) map, upsampled twice to (ch, H, W); sizes come
+        # from the data (32x32x3 for CIFAR, 8x8x1 for the digits test)
         self.h0, self.w0, self.c0 = H // 4, W // 4, 2 * ngf
         self.fc = nn.Linear(le_emb_size, self.c0 * self.h0 * self.w0)
         self.decoder = nn.Sequential(
@@ -407,7 +412,7 @@ class Generator(nn.Module):
             e = torch.randn(B, self.table.shape[1], device=targets.device)  # (B, D)
         else:
             e = self.table[targets]                                          # (B, D)
-        h = self.in_bn(e)
+        h = self.in_bn(e)  # batch statistics over the [0..C-1]*K rows: a fixed affine map of the LTE
         K = self.noisy_w.shape[0]
         h = torch.bmm(h.view(K, B // K, -1), self.noisy_w) + self.noisy_b[:, None]  # (K, B/K, E)
         h = self.fc(h.reshape(B, -1))                                        # (B, E) -> (B, c0*h0*w0)
@@ -425,7 +430,8 @@ class BNStatLoss:
         self.layers = [m for m in teacher.modules() if isinstance(m, nn.BatchNorm2d)]
         if not self.layers:
             raise NayerError("the teacher has no BatchNorm2d layer: NAYER's L_bn needs its running statistics")
-        self.momentum, self.ema, self.last, self.terms = momentum, [None] * len(self.layers), [None] * len(self.layers), []
+        self.momentum, self.terms = momentum, []  # terms: one per BN layer, filled by the hooks
+        self.ema, self.last = [None] * len(self.layers), [None] * len(self.layers)  # (mean, var) per layer
 
     def _hook(self, i):
         def hook(module, inputs, output):
@@ -438,15 +444,14 @@ class BNStatLoss:
                               + torch.linalg.vector_norm(var - module.running_var))
         return hook
 
-    class _Attached:
-        def __init__(self, owner): self.owner = owner
-        def __enter__(self):
-            self.handles = [m.register_forward_hook(self.owner._hook(i)) for i, m in enumerate(self.owner.layers)]
-        def __exit__(self, *exc):
-            for h in self.handles: h.remove()
-
+    @contextlib.contextmanager
     def attached(self):
-        return self._Attached(self)
+        handles = [m.register_forward_hook(self._hook(i)) for i, m in enumerate(self.layers)]
+        try:
+            yield
+        finally:  # never left behind: KD and evaluation run without hooks
+            for h in handles:
+                h.remove()
 
     def pop(self):
         """The loss of the last teacher forward pass."""
@@ -458,7 +463,6 @@ class BNStatLoss:
         self.ema = [last if ema is None else (m * ema[0] + (1 - m) * last[0], m * ema[1] + (1 - m) * last[1])
                     for ema, last in zip(self.ema, self.last)]
 
-
 # L_oh = CE(teacher(x), y): plain F.cross_entropy on the teacher logits (in synthesize_round).
 
 def adv_loss(s_logits, t_logits):
@@ -468,7 +472,6 @@ def adv_loss(s_logits, t_logits):
     mask = (s.argmax(1) == t.argmax(1)).float()                                          # (B,)
     kl = (F.softmax(t, 1) * (F.log_softmax(t, 1) - F.log_softmax(s, 1))).sum(1)          # (B,)
     return -(kl * mask).mean()
-
 
 def kd_loss(s_logits, t_logits, T):
     """L_kd = T^2 * (1/B) sum_b KL(softmax(t_b/T) || softmax(s_b/T))."""
@@ -488,20 +491,20 @@ def crop_flip(x, dy, dx, flip, pad):
     b = torch.arange(B, device=x.device)[:, None, None]
     return xp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)              # (B, H, W, C) -> (B, C, H, W)
 
-
 def augment(x, mean, std, flip=True):
-    """Random crop (pad = side/8: 4 for 32 px) + flip, then normalise. All on the device."""
+    """Random crop (pad = side/8: 4 for 32 px) + flip, then normalise. All on the device.
+    Used on the generator output during synthesis (gradients flow through it to G) and on
+    bank images during KD, as the authors' crop+flip transforms, but batched."""
     B, pad = x.shape[0], x.shape[-1] // 8
     dy, dx = (torch.randint(0, 2 * pad + 1, (B,), device=x.device) for _ in range(2))
     flips = torch.rand(B, device=x.device) < (0.5 if flip else 0.0)
     x = crop_flip(x, dy, dx, flips, pad) if pad else x
     return (x - mean) / std
 
-
 def synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, use_adv, amp):
     """One NAYER round: fresh noisy layers and Adam, g_steps updates, return the batch
     (pre-update images) of the step with the lowest L, and per-term loss sums.
-    L = bn * L_bn + oh * L_oh + adv * L_adv (paper Eq. 6, authors' weights)."""
+    L = bn * L_bn + oh * L_oh + adv * L_adv (the paper's total loss, authors' weights)."""
     G.new_round()  # <- noisy-layer re-init, every round
     opt = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.5, 0.999))
     best_loss, best_x = torch.full((), float("inf"), device=targets.device), None
@@ -518,7 +521,9 @@ def synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, use
                 # polluted and no weight gradients are built (authors: train mode)
                 l_adv = adv_loss(student(xa), t_logits) if use_adv else torch.zeros((), device=x.device)
             loss = args.bn * l_bn + args.oh * l_oh + args.adv * l_adv
-            # keep the best batch on the device: no .item(), no host sync per step
+            # keep the batch whose loss was lowest. `x` is the pre-update batch that this
+            # loss was measured on. Done with torch.where on the device: no .item(), no
+            # host sync per step (a GPU would otherwise wait for the CPU every step)
             better = loss.detach() < best_loss
             best_x = x.detach() if best_x is None else torch.where(better, x.detach(), best_x)
             best_loss = torch.where(better, loss.detach(), best_loss)
@@ -526,7 +531,7 @@ def synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, use
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    bn_loss.end_round()
+    bn_loss.end_round()  # the authors' momentum: fold this round's last statistics into the EMA
     return best_x, sums
 
 
@@ -535,14 +540,13 @@ def to_uint8(x):
     """[0, 1] images -> uint8 for the bank: 8 bits, as the authors' PNG files."""
     return (x * 255).round().to(torch.uint8)
 
-
 def sample_bank(bank, n, batch):
     """A batch drawn with replacement from the n filled rows of the bank, as [0, 1] floats."""
     return bank[torch.randint(0, n, (batch,), device=bank.device)].float() / 255
 
-
 def kd_step(student, teacher, opt, bank, n, args, mean, std, amp):
-    """One KD step on a batch from the whole in-memory bank (no loader, no host copy)."""
+    """One KD step on a batch from the whole in-memory bank (no loader, no host copy).
+    Teacher and student see the same augmented images; only the student learns."""
     x = augment(sample_bank(bank, n, args.batch_size), mean, std, args.flip == "on")
     with torch.autocast(bank.device.type, torch.bfloat16, enabled=amp):
         with torch.no_grad():
@@ -553,14 +557,13 @@ def kd_step(student, teacher, opt, bank, n, args, mean, std, amp):
     opt.step()
     return loss.detach()
 
-
 def atomic_save(obj, path):
     tmp = f"{path}.tmp"
     torch.save(obj, tmp)
     os.replace(tmp, path)  # a crash mid-write never leaves a half checkpoint
 
-
 def check_out_dir(out_dir, resume):
+    """Never silently overwrite a run, never silently start afresh when asked to resume."""
     ckpt = Path(out_dir) / "checkpoint.pt"
     if resume and not ckpt.exists():
         raise NayerError(f"--resume: nothing to resume in {out_dir} (no checkpoint.pt): drop --resume to start")
@@ -568,12 +571,10 @@ def check_out_dir(out_dir, resume):
         raise NayerError(f"{out_dir} already holds a run (checkpoint.pt): add --resume to continue it "
                          f"or pick another --out")
 
-
 def rng_state():  # only tensors and plain types, so checkpoints load with weights_only=True
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return dict(python=random.getstate(), numpy=(kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
                 torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
-
 
 def set_rng_state(s):
     kind, keys, pos, has_gauss, gauss = s["numpy"]
@@ -582,7 +583,6 @@ def set_rng_state(s):
     if s["cuda"]:
         torch.cuda.set_rng_state_all(s["cuda"])
 
-
 def save_grid(batch, num_classes, path, per_class=8):
     """One row per class, a few samples each, from a synthetic batch ordered [0..C-1]*K."""
     from torchvision.utils import save_image
@@ -590,9 +590,14 @@ def save_grid(batch, num_classes, path, per_class=8):
     grid = batch.view(K, num_classes, *batch.shape[1:]).transpose(0, 1)[:, :per_class]  # (C, k, ch, H, W)
     save_image(grid.reshape(-1, *batch.shape[1:]).float().cpu(), path, nrow=grid.shape[1])
 
-
 def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=None, out_dir=None):
-    """The whole NAYER schedule for any BN classifier pair; returns (student, history)."""
+    """The whole NAYER schedule for any BN classifier pair; returns (student, history).
+
+    Each epoch: synthesis rounds (warm-up: warmup_g_loops rounds with L_bn + L_oh; after:
+    g_loops rounds with L_adv too), every kept batch appended to the bank, then (after
+    warm-up) kd_steps KD steps on the whole bank, one cosine LR step, evaluation, a line
+    of metrics and a checkpoint. Host syncs: two per epoch (marked), plus evaluation and
+    the checkpoint; none inside the synthesis or KD steps."""
     device = pick_device(args.device)
     amp = device.type == "cuda" if args.amp is None else args.amp
     C, (ch, H, W), B = lte.shape[0], image_shape, args.synthesis_batch_size
@@ -630,6 +635,9 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
     if args.resume and ckpt:  # same bank, optimiser, schedule, generator, EMA and RNG
         s = torch.load(ckpt, map_location="cpu", weights_only=True)
         start, history, n = s["epoch"], s["history"], len(s["bank"])
+        if n > len(bank):
+            raise NayerError(f"{ckpt} holds {n} synthetic images, more than this schedule makes: resume with "
+                             f"the --epochs/--warmup/--g-loops it was started with")
         try:
             student.load_state_dict(s["student"]); G.load_state_dict(s["generator"])
         except RuntimeError:
@@ -661,10 +669,10 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
 
     try:
         for epoch in range(start, args.epochs):
-            warm = epoch < args.warmup
+            warm = epoch < args.warmup  # warm-up: the generator learns the teacher first
             if epoch % args.g_life == 0 and epoch > 0:
                 G = new_generator()  # whole generator rebuilt every g_life epochs
-            t0 = time.time()
+            t0, lr = time.time(), opt.param_groups[0]["lr"]
             sums, kd_sum = torch.zeros(4, device=device), torch.zeros((), device=device)
             student.eval().requires_grad_(False)  # serves only L_adv during synthesis
             n_rounds = args.warmup_g_loops if warm else args.g_loops
@@ -676,12 +684,13 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
             if device.type == "cuda":
                 torch.cuda.synchronize()  # sync point 1 of 2 an epoch: honest timing
             t1 = time.time()
-            student.train().requires_grad_(True)
+            student.train().requires_grad_(True)  # back to learning
             if not warm:
                 for _ in range(args.kd_steps):
                     kd_sum += kd_step(kd_student, kd_teacher, opt, bank, n, args, mean, std, amp)
                     interrupted(epoch)
                 sched.step()
+            # epoch means of the losses: (bn, oh, adv, total) per generator step, kd per KD step
             losses = (torch.cat([sums / (n_rounds * args.g_steps), kd_sum[None] / args.kd_steps])).tolist()  # sync 2
             t2 = time.time()
             for name, v in zip(["bn", "oh", "adv", "g", "kd"], losses):
@@ -693,7 +702,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
             acc = evaluate(kd_student, eval_loader, device, amp) if do_eval else None
             rec = dict(epoch=epoch + 1, phase="warmup" if warm else "kd", loss_bn=losses[0], loss_oh=losses[1],
                        loss_adv=losses[2], loss_g=losses[3], loss_kd=losses[4] if not warm else None, acc=acc,
-                       lr=opt.param_groups[0]["lr"], bank=n, sec_synth=t1 - t0, sec_kd=t2 - t1,
+                       lr=lr, bank=n, sec_synth=t1 - t0, sec_kd=t2 - t1,
                        ips_synth=n_rounds * B / (t1 - t0), ips_kd=args.kd_steps * args.batch_size / (t2 - t1)
                        if not warm else None)
             history.append(rec)
@@ -715,7 +724,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(model, loader, device, amp=False):
-    """Top-1 accuracy (%) over (normalised images, labels) batches."""
+    """Top-1 accuracy (%) over (normalised images, labels) batches; one host sync at the end."""
     model.eval()
     correct, total = torch.zeros((), device=device), 0
     for x, y in loader:
@@ -724,41 +733,24 @@ def evaluate(model, loader, device, amp=False):
         total += len(y)
     return 100.0 * correct.item() / total
 
-
 def benchmark(args, device):
-    """Images/s of synthesis (bank images and generator images) and of KD on random weights."""
-    spec, amp = DATASETS[args.dataset], device.type == "cuda" if args.amp is None else args.amp
-    C, B = spec["classes"], args.synthesis_batch_size
-    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    teacher = build_model(args.teacher, C).to(device, memory_format=fmt).eval().requires_grad_(False)
-    student = build_model(args.student, C).to(device, memory_format=fmt)
-    G = Generator(torch.randn(C, 512), (3, 32, 32), B // C, args.le_emb_size, gen_input=args.generator_input,
-                  noisy_layer=args.noisy_layer == "on").to(device)
-    mean, std = (torch.tensor(spec[k], device=device).view(1, -1, 1, 1) for k in ("mean", "std"))
-    targets, bn_loss = torch.arange(C, device=device).repeat(B // C), BNStatLoss(teacher, args.bn_momentum)
-    opt = torch.optim.SGD(student.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
-    kd_student, kd_teacher = (torch.compile(m) if args.compile else m for m in (student, teacher))
-    bank = torch.empty((B * (args.benchmark + 1), 3, 32, 32), dtype=torch.uint8, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = {}
-    for phase, reps in (("warm-up", 1), ("timed", args.benchmark)):
-        sync(); t0 = time.time()
-        student.eval().requires_grad_(False)
-        for r in range(reps):
-            x, _ = synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, True, amp)
-            bank[r * B:(r + 1) * B] = to_uint8(x)
-        sync(); t1 = time.time()
-        student.train().requires_grad_(True)
-        for _ in range(reps):
-            kd_step(kd_student, kd_teacher, opt, bank, B, args, mean, std, amp)
-        sync(); times[phase] = (t1 - t0, time.time() - t1)
-    ts, tk = times["timed"]
-    res = dict(synth_img_s=args.benchmark * B / ts, gen_img_s=args.benchmark * B * args.g_steps / ts,
-               kd_img_s=args.benchmark * args.batch_size / tk, amp=amp, device=str(device))
+    """Images/s of synthesis and KD at the configured batch sizes, random weights, no data.
+    It is `distill` itself for 3 epochs: one warm-up round, then N rounds + N KD steps
+    twice (the first pass warms up cuDNN autotuning and --compile), the second timed."""
+    spec, N = DATASETS[args.dataset], args.benchmark
+    bench = argparse.Namespace(**{**vars(args), "epochs": 3, "warmup": 1, "warmup_g_loops": 1, "g_loops": N,
+                                  "kd_steps": N, "resume": False})
+    teacher, student = build_model(args.teacher, spec["classes"]), build_model(args.student, spec["classes"])
+    _, history = distill(teacher, student, torch.randn(spec["classes"], 512), bench, image_shape=(3, 32, 32),
+                         mean=spec["mean"], std=spec["std"])
+    h, B = history[-1], args.synthesis_batch_size
+    res = dict(synth_img_s=h["ips_synth"], gen_img_s=h["ips_synth"] * args.g_steps, kd_img_s=h["ips_kd"],
+               amp=device.type == "cuda" if args.amp is None else args.amp, device=str(device))
     res["epoch_s"] = args.g_loops * B / res["synth_img_s"] + args.kd_steps * args.batch_size / res["kd_img_s"]
     if device.type == "cuda":
         res["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
-    print(f"benchmark {args.teacher}->{args.student} on {device} (amp {amp}, threads {torch.get_num_threads()}): "
+    print(f"benchmark {args.teacher}->{args.student} on {device} (amp {res['amp']}, "
+          f"threads {torch.get_num_threads()}): "
           f"synthesis {res['synth_img_s']:.1f} bank img/s ({res['gen_img_s']:.0f} generator img/s, batch {B}, "
           f"{args.g_steps} steps); KD {res['kd_img_s']:.0f} img/s (batch {args.batch_size}); one post-warm-up epoch "
           f"({args.g_loops} rounds + {args.kd_steps} KD steps) ~ {res['epoch_s']:.1f}s"
@@ -768,6 +760,7 @@ def benchmark(args, device):
 
 # ----------------------------------------------------------------------------- main
 def run(args):
+    """The CLI job: data, teacher, LTE, then `distill`; returns the summary dict."""
     seed_everything(args.seed)
     device = pick_device(args.device)
     if device.type == "cuda":
@@ -778,10 +771,11 @@ def run(args):
     check_out_dir(args.out, args.resume)  # before any long work
     spec = DATASETS[args.dataset]
     amp = device.type == "cuda" if args.amp is None else args.amp
-    x_test, y_test, classes = load_cifar(args.dataset, args.data_root, train=False)  # evaluation only
+    # the test split: evaluation only, and the class names for the label-text embedding
+    x_test, y_test, classes = load_cifar(args.dataset, args.data_root, train=False)
     eval_loader = tensor_loader(x_test, y_test, spec["mean"], spec["std"])
     teacher = build_model(args.teacher, spec["classes"]).to(device)
-    if os.path.exists(args.teacher_ckpt):
+    if os.path.exists(args.teacher_ckpt):  # the usual case: a given, trained teacher
         load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
     else:
         x_train, y_train, _ = load_cifar(args.dataset, args.data_root, train=True)
@@ -804,15 +798,17 @@ def run(args):
           f"{summary['best_acc_on_test']:.2f}%, chosen on test data, not a fair number)", flush=True)
     return summary
 
-
 def main(argv=None):
+    """Entry point; errors the user can fix become one line on stderr and an exit code."""
     args = parse_args(argv)
     try:
         return run(args)
     except NayerError as e:
         print(f"nayer.py: {'error: ' if e.code != 130 else ''}{e}", file=sys.stderr)
         raise SystemExit(e.code)
-
+    except KeyboardInterrupt:  # before distillation started (data, teacher, encoder): nothing to save
+        print("nayer.py: interrupted before distillation started; nothing was saved", file=sys.stderr)
+        raise SystemExit(130)
 
 if __name__ == "__main__":
     main()
