@@ -633,26 +633,26 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
                          rng=rng_state(), args=vars(args)), ckpt)
 
     if args.resume and ckpt:  # same bank, optimiser, schedule, generator, EMA and RNG
-        s = torch.load(ckpt, map_location="cpu", weights_only=True)
-        start, history, n = s["epoch"], s["history"], len(s["bank"])
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        start, history, n = state["epoch"], state["history"], len(state["bank"])
         if n > len(bank):
             raise NayerError(f"{ckpt} holds {n} synthetic images, more than this schedule makes: resume with "
                              f"the --epochs/--warmup/--g-loops it was started with")
         try:
-            student.load_state_dict(s["student"]); G.load_state_dict(s["generator"])
+            student.load_state_dict(state["student"]); G.load_state_dict(state["generator"])
         except RuntimeError:
             raise NayerError(f"{ckpt} was written by another configuration: resume with its options "
                              f"(see {out_dir}/config.json) or pick another --out") from None
-        opt.load_state_dict(s["opt"]); sched.load_state_dict(s["sched"]); bank[:n] = s["bank"].to(device)
-        bn_loss.ema = [e if e is None else tuple(t.to(device) for t in e) for e in s["bn_ema"]]
-        set_rng_state(s["rng"])
+        opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"]); bank[:n] = state["bank"].to(device)
+        bn_loss.ema = [e if e is None else tuple(t.to(device) for t in e) for e in state["bn_ema"]]
+        set_rng_state(state["rng"])
         print(f"resumed {ckpt} at epoch {start}, bank {n} images")
     if out_dir is not None:
         (Path(out_dir) / "config.json").write_text(json.dumps(vars(args), indent=1))
         (Path(out_dir) / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
         if not args.resume:
             checkpoint(0)  # so that an interrupt in the very first epoch can be resumed
-    stop = []  # SIGINT/SIGTERM: finish the current step, then stop (checked between steps)
+    stop = []  # SIGINT/SIGTERM: finish the current KD step or synthesis round, then stop
     handlers = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -669,6 +669,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
 
     try:
         for epoch in range(start, args.epochs):
+            interrupted(epoch)  # a signal during the last evaluation or checkpoint
             warm = epoch < args.warmup  # warm-up: the generator learns the teacher first
             if epoch % args.g_life == 0 and epoch > 0:
                 G = new_generator()  # whole generator rebuilt every g_life epochs
@@ -677,9 +678,9 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
             student.eval().requires_grad_(False)  # serves only L_adv during synthesis
             n_rounds = args.warmup_g_loops if warm else args.g_loops
             for _ in range(n_rounds):
-                x, s = synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, not warm, amp)
+                x, round_sums = synthesize_round(G, teacher, student, bn_loss, targets, args, mean, std, not warm, amp)
                 bank[n:n + B] = to_uint8(x); n += B
-                sums += s
+                sums += round_sums
                 interrupted(epoch)
             if device.type == "cuda":
                 torch.cuda.synchronize()  # sync point 1 of 2 an epoch: honest timing
