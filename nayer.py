@@ -156,16 +156,15 @@ def tensor_loader(x_uint8, y, mean, std, batch=1000):
     x = (x_uint8.float() / 255 - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
     return [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(y), batch)]
 
-def state_dict_shapes(model):  # BN's step counter is optional in old checkpoints
-    return {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+def shapes(sd):  # name -> shape; BN's step counter is optional in old checkpoints
+    return {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}
 
 def identify(sd):
     """Which (arch, classes) a foreign state dict holds, for the error message; None if unknown."""
-    shapes = {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}
-    head = [v for k, v in shapes.items() if k in ("linear.weight", "fc.weight", "classifier.weight")]
+    head = [v for k, v in shapes(sd).items() if k in ("linear.weight", "fc.weight", "classifier.weight")]
     for arch in ARCHS if head else []:
         with torch.device("meta"):  # shapes only, no memory
-            if state_dict_shapes(build_model(arch, head[0][0])) == shapes:
+            if shapes(build_model(arch, head[0][0]).state_dict()) == shapes(sd):
                 return f"a {arch} with {head[0][0]} classes"
     return None
 
@@ -180,7 +179,7 @@ def load_checkpoint_into(model, path, arch, num_classes):
     if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise NayerError(f"{path} holds no state dict (expected {{'state_dict': ...}} or a bare state dict)")
     sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DataParallel checkpoints
-    if state_dict_shapes(model) != {k: tuple(v.shape) for k, v in sd.items() if "num_batches" not in k}:
+    if shapes(model.state_dict()) != shapes(sd):
         found = identify(sd) or "an unknown architecture"
         raise NayerError(f"{path} holds {found}, not the {arch} with {num_classes} classes asked for: "
                          f"fix --teacher/--dataset or --teacher-ckpt")

@@ -351,6 +351,20 @@ def test_synthesis_round_without_amp_gives_the_plain_fp32_losses():
     assert torch.allclose(sums, want, rtol=1e-5, atol=1e-6)
 
 
+def test_bf16_autocast_keeps_the_losses_close_to_fp32():
+    args = nayer.parse_args(["--g-steps", "2", "--synthesis-batch-size", "20", "--le-emb-size", "16"])
+    teacher, student = TinyNet().eval().requires_grad_(False), TinyNet(width=4).eval().requires_grad_(False)
+    sums = []
+    for amp in (False, True):
+        torch.manual_seed(0)
+        G = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16)
+        _, s = nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0.9), torch.arange(10).repeat(2),
+                                      args, torch.tensor(0.3), torch.tensor(0.4), True, amp=amp)
+        sums.append(s)
+    assert torch.isfinite(sums[1]).all() and not torch.equal(sums[0], sums[1])  # bf16 really ran
+    assert torch.allclose(sums[0][:2], sums[1][:2], rtol=0.1)  # L_bn, L_oh within 10 %
+
+
 # ----------------------------------------------------------------------------- label-text embedding
 def test_lte_with_a_real_sentence_transformer():
     table = nayer.label_text_embeddings(CIFAR10_NAMES, minilm_path(), "a photo of {}")
@@ -434,6 +448,14 @@ def test_bad_options_exit_2_with_one_line(argv, needle, capsys):
         nayer.parse_args(argv)
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert e.value.code == 2 and len(err) == 1 and needle in err[0], err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_requested_without_cuda(capsys):
+    with pytest.raises(SystemExit) as e:
+        nayer.main(["--device", "cuda", "--benchmark", "1"])
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert e.value.code == 2 and len(err) == 1 and "--device cpu" in err[0], err
 
 
 def test_image_size_the_generator_cannot_make():
