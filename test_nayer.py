@@ -223,6 +223,20 @@ def test_generator_is_rebuilt_every_g_life_epochs(monkeypatch):
     assert len(built) == 3  # epochs 1, 3, 5 (0-based 0, 2, 4)
 
 
+def test_compile_keeps_the_bn_hooks_and_the_numbers():
+    """--compile compiles the student and the KD-time teacher; the BN hooks must still fire."""
+    x, y, runs = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,)), []
+    for flag in ([], ["--compile"]):
+        args = nayer.parse_args(["--device", "cpu", "--epochs", "3", "--warmup", "1", "--g-steps", "2",
+                                 "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "3", "--synthesis-batch-size",
+                                 "20", "--batch-size", "8", "--le-emb-size", "8", *flag])
+        torch.manual_seed(0)
+        _, h = nayer.distill(TinyNet(), TinyNet(4), torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,),
+                             std=(0.5,), eval_loader=[(x, y)])
+        runs.append([[r["loss_bn"], r["loss_kd"] or 0.0] for r in h])
+    assert all(bn > 0 for bn, _ in runs[1]) and np.allclose(runs[0], runs[1], rtol=1e-3, atol=1e-5), runs
+
+
 # ----------------------------------------------------------------------------- losses
 def bn_teacher():
     torch.manual_seed(0)
