@@ -126,6 +126,9 @@ def parse_args(argv=None):
 def seed_everything(seed):
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)  # manual_seed seeds CUDA too
 
+def use_amp(args, device):  # --amp / --no-amp, else bf16 autocast exactly when on CUDA
+    return device.type == "cuda" if args.amp is None else args.amp
+
 def pick_device(name):
     if name == "cuda" and not torch.cuda.is_available():
         raise NayerError("--device cuda but no CUDA device is visible: use --device cpu or auto")
@@ -598,7 +601,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
     of metrics and a checkpoint. Host syncs: two per epoch (marked), plus evaluation and
     the checkpoint; none inside the synthesis or KD steps."""
     device = pick_device(args.device)
-    amp = device.type == "cuda" if args.amp is None else args.amp
+    amp = use_amp(args, device)
     C, (ch, H, W), B = lte.shape[0], image_shape, args.synthesis_batch_size
     if H % 4 or W % 4:
         raise NayerError(f"image size {H}x{W}: the generator upsamples twice, so both sides must be multiples of 4")
@@ -745,7 +748,7 @@ def benchmark(args, device):
                          mean=spec["mean"], std=spec["std"])
     h, B = history[-1], args.synthesis_batch_size
     res = dict(synth_img_s=h["ips_synth"], gen_img_s=h["ips_synth"] * args.g_steps, kd_img_s=h["ips_kd"],
-               amp=device.type == "cuda" if args.amp is None else args.amp, device=str(device))
+               amp=use_amp(args, device), device=str(device))
     res["epoch_s"] = args.g_loops * B / res["synth_img_s"] + args.kd_steps * args.batch_size / res["kd_img_s"]
     if device.type == "cuda":
         res["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
@@ -770,7 +773,7 @@ def run(args):
         return benchmark(args, device)
     check_out_dir(args.out, args.resume)  # before any long work
     spec = DATASETS[args.dataset]
-    amp = device.type == "cuda" if args.amp is None else args.amp
+    amp = use_amp(args, device)
     # the test split: evaluation only, and the class names for the label-text embedding
     x_test, y_test, classes = load_cifar(args.dataset, args.data_root, train=False)
     eval_loader = tensor_loader(x_test, y_test, spec["mean"], spec["std"])
