@@ -135,9 +135,9 @@ def test_archive_checkpoint_loads_strictly_and_gives_same_logits(arch, tmp_path)
         assert torch.equal(dst.eval()(x), src(x))
 
 
-def test_checkpoint_of_other_architecture_names_both(tmp_path):
+def test_checkpoint_of_other_architecture_says_what_was_asked_for(tmp_path):
     torch.save({"state_dict": nayer.build_model("wrn16_2", 100).state_dict()}, tmp_path / "t.pth")
-    with pytest.raises(nayer.NayerError, match="wrn16_2 with 100 classes.*resnet18 with 10 classes"):
+    with pytest.raises(nayer.NayerError, match="other parameter shapes than the resnet18 with 10 classes.*--teacher"):
         nayer.load_checkpoint_into(nayer.build_model("resnet18", 10), tmp_path / "t.pth", "resnet18", 10)
 
 
@@ -333,8 +333,6 @@ def test_bank_sampling_returns_exactly_stored_images():
     assert x.shape == (500, 1, 4, 4)
     vals = (x * 255).round()
     assert (vals == vals[:, :, :1, :1]).all() and vals.max() < 20 and len(vals.unique()) == 20
-    img = torch.rand(5, 1, 4, 4)
-    assert ((nayer.to_uint8(img).float() / 255 - img).abs().max()) <= 0.5 / 255 + 1e-6
 
 
 def test_synthesis_round_without_amp_gives_the_plain_fp32_losses():
@@ -488,7 +486,7 @@ def test_bad_files_and_folders_exit_2_with_one_line(cifar, tmp_path):
                    "holds no state dict")
     torch.save({"state_dict": nayer.build_model("wrn16_2", 10).state_dict()}, tmp_path / "wrn.pth")
     one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--teacher-ckpt", tmp_path / "wrn.pth")), 2,
-                   "wrn16_2 with 10 classes", "wrn16_1 with 10 classes")
+                   "other parameter shapes", "wrn16_1 with 10 classes", "--teacher")
     one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--resume")), 2, "nothing to resume")
     one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--data-root", tmp_path / "empty")), 2,
                    "not found in", str(tmp_path / "empty" / "cifar-10-batches-py"))
@@ -523,23 +521,23 @@ def test_same_seed_same_metrics_and_interrupt_resume_is_exact(cifar, tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "--resume" in err and len(err.strip().splitlines()) == 1, err
     done = torch.load(tmp_path / "i" / "checkpoint.pt", weights_only=True)["epoch"]
-    assert 2 <= done < 6  # stopped early, after a whole epoch
+    assert 1 <= done < 6  # stopped early; the checkpoint of every finished epoch is there
     p = run_cli(cfg(tmp_path / "i", "--resume"))
     assert p.returncode == 0 and f"at epoch {done}" in p.stdout, p.stderr[-2000:]
     assert metrics(tmp_path / "i") == metrics(tmp_path / "a")
 
 
-def test_sigterm_also_leaves_a_resumable_checkpoint(cifar, tmp_path):
+def test_a_hard_kill_loses_at_most_the_current_epoch(cifar, tmp_path):
+    """No signal handler: a SIGKILL mid-run leaves the atomic checkpoint of the last finished epoch."""
     proc = subprocess.Popen([sys.executable, "-c", WRAPPER, *map(str, tiny(cifar, tmp_path / "t", "--lte-file",
                             cifar / "lte10.pt", "--epochs", "50"))], cwd=HERE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     log, t0 = tmp_path / "t" / "metrics.jsonl", time.time()
-    while time.time() - t0 < 120 and (not log.exists() or not log.read_text()):
+    while time.time() - t0 < 120 and (not log.exists() or len(log.read_text().splitlines()) < 2):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "rerun the same command with --resume" in err, err
-    assert torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)["epoch"] < 50
+    proc.kill(); proc.communicate(timeout=120)
+    done = torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)
+    assert 1 <= done["epoch"] < 50 and len(done["history"]) == done["epoch"]
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
