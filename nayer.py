@@ -435,8 +435,8 @@ def synthesize_round(G, teacher, student, bn_loss, y, args, mean, std, use_adv, 
                 xa = augment(x, mean, std, args.flip == "on")
                 t_logits = teacher(xa)                            # T: eval, frozen; the BN hooks fire
                 l_bn, l_oh = bn_loss.pop(), F.cross_entropy(t_logits.float(), y)
-                # S: in eval mode and frozen here (set by `distill`), so its BN running stats are
-                # not polluted and no weight gradients are built (the authors: train mode)
+                # S: in eval mode and frozen here (set by `distill`), so its BN running stats are not
+                # polluted and no weight gradients are built (the authors: train mode after round 1)
                 l_adv = adv_loss(student(xa), t_logits) if use_adv else torch.zeros((), device=x.device)
             loss = args.bn * l_bn + args.oh * l_oh + args.adv * l_adv
             # keep the batch whose L_G was lowest. EASY TO MISS: `x` is the pre-update batch
