@@ -583,6 +583,28 @@ def digits_split():
     return x[tr], y[tr], x[te], y[te]
 
 
+def distill_on_noise(student, teacher, args, image_shape, sched_per_step=False):
+    """The no-generator baseline: the student learns from the teacher for as many KD steps as
+    `nayer.distill` runs after warm-up, same SGD and cosine schedule (stepped once an epoch, as
+    distill does, or once a step: the digits table), on Gaussian noise images, which count as
+    already normalised."""
+    epochs, steps = args.epochs - args.warmup, args.kd_steps
+    opt = torch.optim.SGD(student.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps if sched_per_step else epochs,
+                                                       eta_min=args.lr * 1e-3)
+    teacher.eval().requires_grad_(False)
+    for _ in range(epochs):
+        for _ in range(steps):
+            x = torch.randn(args.batch_size, *image_shape)  # (batch, ch, H, W)
+            loss = nayer.kd_loss(student.train()(x), teacher(x), args.T)
+            opt.zero_grad(); loss.backward(); opt.step()
+            if sched_per_step:
+                sched.step()
+        if not sched_per_step:
+            sched.step()
+    return student
+
+
 def digits_experiment(seed=0, extra=(), lte=None, teacher_width=32, student_width=8):
     """Teacher trained on real digits; student distilled by `nayer.distill` from synthetic
     images only, and the same student distilled for as many steps on Gaussian noise."""
@@ -607,15 +629,7 @@ def digits_experiment(seed=0, extra=(), lte=None, teacher_width=32, student_widt
     seconds = time.time() - t0
     torch.manual_seed(seed)  # baseline: same student, same KD steps and optimiser, noise inputs
     base, steps = TinyNet(student_width), (args.epochs - args.warmup) * args.kd_steps
-    opt = torch.optim.SGD(base.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=args.lr * 1e-3)
-    teacher.eval()
-    for _ in range(steps):
-        x = torch.randn(args.batch_size, 1, 8, 8)
-        with torch.no_grad():
-            t = teacher(x)
-        loss = nayer.kd_loss(base.train()(x), t, args.T)
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    distill_on_noise(base, teacher, args, (1, 8, 8), sched_per_step=True)
     with torch.no_grad():
         return dict(teacher=acc(teacher), student=acc(student), noise=acc(base), seconds=seconds,
                     synthesis_steps=(args.warmup * args.warmup_g_loops + (args.epochs - args.warmup) * args.g_loops)
@@ -669,18 +683,8 @@ def cifar_noise_student(argv):
     loader = [(x[i:i + 1000], y[i:i + 1000]) for i in range(0, len(y), 1000)]
     teacher = nayer.build_model(args.teacher, spec["classes"])
     nayer.load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
-    teacher.eval().requires_grad_(False)
     torch.manual_seed(args.seed)
-    student = nayer.build_model(args.student, spec["classes"])
-    opt = torch.optim.SGD(student.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs - args.warmup, eta_min=args.lr * 1e-3)
-    for epoch in range(args.warmup, args.epochs):  # the post-warm-up epochs of distill, KD steps only
-        student.train()
-        for _ in range(args.kd_steps):
-            noise = torch.randn(args.batch_size, 3, 32, 32)  # already "normalised" images
-            loss = nayer.kd_loss(student(noise), teacher(noise), args.T)
-            opt.zero_grad(); loss.backward(); opt.step()
-        sched.step()
+    student = distill_on_noise(nayer.build_model(args.student, spec["classes"]), teacher, args, (3, 32, 32))
     acc = nayer.evaluate(student, loader, torch.device("cpu"))
     print(json.dumps(dict(noise_student_acc=acc, teacher_acc=nayer.evaluate(teacher, loader, torch.device("cpu")),
                           kd_steps=(args.epochs - args.warmup) * args.kd_steps, seed=args.seed,
