@@ -497,10 +497,11 @@ def augment(x, mean, std, flip=True):
     return (x - mean) / std
 
 def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_g, weights, use_adv=True,
-                     flip=True, amp=False):
+                     flip=True, amp=False, trace=None):
     """One NAYER round: fresh Z and Adam, g_steps updates of G on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
     (weights = (alpha, beta, gamma)); returns the batch x (pre-update images in [0, 1]) of the step with the
-    lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV, L_G). Contract: teacher and student in eval
+    lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV, L_G); a list as `trace` receives each step's
+    four (for curves, experiments/lte_few_steps.py). Contract: teacher and student in eval
     mode and frozen; bn_loss = BNStatLoss(teacher, m); y as `Generator` wants; mean, std (1, ch, 1, 1).
         >>> T, S = (build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
         >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), n_noisy=2), torch.arange(10).repeat(2)
@@ -532,6 +533,8 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
             best_x = x.detach() if best_x is None else torch.where(better, x.detach(), best_x)
             best_loss = torch.where(better, loss.detach(), best_loss)
             sums += torch.stack([l_bn, l_oh, l_adv, loss]).detach()
+            if trace is not None:
+                trace.append(torch.stack([l_bn, l_oh, l_adv, loss]).detach())
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     bn_loss.end_round()  # the authors' momentum: fold this round's last statistics into the EMA
     return best_x, sums
