@@ -557,7 +557,8 @@ def kd_step(student, teacher, opt, x, mean, std, *, T, flip=True, amp=False):
 
 def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=None, out_dir=None):
     """The NAYER schedule (the procedure in the module docstring) for any two BN classifiers; returns (student,
-    history). out_dir: metrics, samples, checkpoints, --resume. Host syncs: two an epoch (marked), none in steps."""
+    history). out_dir: metrics, samples, checkpoints, --resume. Host syncs: none in the steps, two in the loop
+    (marked), and in the bookkeeping (evaluation, checkpoint)."""
     device, (ch, H, W) = pick_device(args.device), image_shape
     amp, C, B, flip = use_amp(args, device), lte.shape[0], args.synthesis_batch_size, args.flip == "on"
     check_batch(B, C)  # C: the rows of the caller's table, not the CLI's --dataset
