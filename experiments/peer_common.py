@@ -94,6 +94,62 @@ def kd_steps(synthesizer, student, teacher, criterion, optimizer, steps):
         optimizer.step()
 
 
+def common_args(p, epochs):
+    """The options both harnesses share; defaults: README's CIFAR-10 recipe (its KD work and batches)."""
+    a = p.add_argument
+    a("--official-root", required=True, help="an export of the peer's GitHub repository")
+    a("--data-root", required=True, help="folder holding cifar-10-batches-py (md5 not checked)")
+    a("--teacher-ckpt", required=True, help="teacher state dict ({'state_dict': ...} or bare)")
+    a("--teacher", default="wrn16_1", help="their registry name")
+    a("--student", default="wrn16_1", help="their registry name")
+    a("--epochs", type=int, default=epochs, help="epochs in all")
+    a("--warmup", type=int, default=5, help="warm-up epochs: synthesis only")
+    a("--synthesis-batch-size", type=int, default=100, help="images per round")
+    a("--batch-size", type=int, default=128, help="KD batch")
+    a("--kd-steps", type=int, default=50, help="KD steps per round after warm-up")
+    a("--lr", type=float, default=0.1, help="student SGD learning rate (momentum 0.9, wd 1e-4)")
+    a("--T", type=float, default=20.0, help="KD temperature")
+    a("--eval-every", type=int, default=5, help="test accuracy every N epochs (and at the last)")
+    a("--threads", type=int, default=2, help="torch threads")
+    a("--seed", type=int, default=0, help="seeds Python's, numpy's and torch's generators")
+
+
+def setup(args):
+    """CPU patch, the peer's modules, seeds, teacher and student, normalisation, their train transform
+    (crop 4 + flip, as their CIFAR loaders) and the test batches."""
+    import random, numpy as np, torchvision.transforms as T
+    cpu_only()
+    registry, datafree = import_peer(args.official_root)
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed), np.random.seed(args.seed), torch.manual_seed(args.seed)
+    teacher, student = load_teacher_student(registry, args.teacher, args.student, args.teacher_ckpt)
+    norm = registry.NORMALIZE_DICT["cifar10"]
+    transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(**norm)])
+    return datafree, teacher, student, norm, transform, cifar10_test(args.data_root, norm["mean"], norm["std"])
+
+
+def distill(args, name, synthesizer, teacher, student, datafree, test, rounds=1):
+    """The re-written epoch loop: `rounds` times synthesize() (prints discarded) then, after warm-up,
+    kd_steps KD steps; one cosine step over the post-warm-up epochs (eta_min lr/1000, as nayer.py)."""
+    criterion = datafree.criterions.KLDiv(T=args.T)
+    optimizer = torch.optim.SGD(student.parameters(), args.lr, weight_decay=1e-4, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs - args.warmup, eta_min=args.lr * 1e-3)
+    progress, quiet = Progress(name, args), open(os.devnull, "w")
+    for epoch in range(args.epochs):
+        t0 = time.time()
+        for _ in range(rounds):
+            with contextlib.redirect_stdout(quiet):  # per-step loss prints
+                synthesizer.synthesize()
+            if epoch >= args.warmup:
+                kd_steps(synthesizer, student, teacher, criterion, optimizer, args.kd_steps)
+        if epoch >= args.warmup:
+            scheduler.step()
+        seconds = time.time() - t0
+        evaluate = epoch >= args.warmup and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs)
+        progress.epoch(epoch + 1, seconds, accuracy(student, test) if evaluate else None)
+    progress.done(teacher_acc=accuracy(teacher, test))
+
+
 class Progress:
     """Per evaluation: epoch, cumulative training wall time (synthesis + KD; evaluations excluded, as in
     nayer.py's sec_synth + sec_kd) and test accuracy; `done()` prints the JSON line."""
