@@ -150,9 +150,12 @@ def native_bf16(device):
         return True, "Arm CPU with BF16 instructions"
     return False, "CPU without native bf16 (no AVX512-BF16/AMX)"
 
+def amp_choice(args, device):
+    """(bf16 autocast on?, why): --amp / --no-amp decide; else the hardware (`native_bf16`)."""
+    return native_bf16(device) if args.amp is None else (args.amp, "--amp" if args.amp else "--no-amp")
+
 def use_amp(args, device):
-    """bf16 autocast on? --amp / --no-amp decide; else the hardware (`native_bf16`)."""
-    return native_bf16(device)[0] if args.amp is None else args.amp
+    return amp_choice(args, device)[0]
 
 def pick_device(name):
     if name == "cuda" and not torch.cuda.is_available():
@@ -725,8 +728,7 @@ def run(args):
     torch.manual_seed(args.seed)  # every random draw below is torch's (CUDA too); numpy's and Python's are unused
     device = pick_device(args.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # autotuned convolutions, fixed shapes
-    spec, amp = DATASETS[args.dataset], use_amp(args, device)
-    why = native_bf16(device)[1] if args.amp is None else ("--amp" if args.amp else "--no-amp")
+    spec, (amp, why) = DATASETS[args.dataset], amp_choice(args, device)
     print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
           + f" | precision: {'bf16 autocast' if amp else 'fp32'} ({why})", flush=True)
     check_batch(args.synthesis_batch_size, spec["classes"])  # K-to-1 with the data set's C
