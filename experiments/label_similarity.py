@@ -38,7 +38,7 @@ def neighbours(names, encoder, prompt):
     others = cos[~torch.eye(len(names), dtype=torch.bool)]  # every off-diagonal pair, (C*(C-1),)
     pairs = sorted({tuple(sorted((i, int(j)))) for i, j in enumerate(cos.argmax(1).tolist())},
                    key=lambda p: -cos[p].item())
-    return nearest.values, others.median().item(), [(names[i], names[j], round(cos[i, j].item(), 3)) for i, j in pairs]
+    return cos, nearest.values, others.median().item(), [(names[i], names[j], round(cos[i, j].item(), 3)) for i, j in pairs]
 
 
 def main(argv=None):
@@ -48,10 +48,12 @@ def main(argv=None):
     p.add_argument("--threshold", type=float, default=0.6, help="count classes whose nearest neighbour is this close")
     args = p.parse_args(argv)
     for name, names in (("CIFAR-10", CIFAR10), ("CIFAR-100", CIFAR100)):
-        near, typical, pairs = neighbours(names, args.encoder, args.prompt)
+        cos, near, typical, pairs = neighbours(names, args.encoder, args.prompt)
         close = (near >= args.threshold).float().mean().item()
+        count = (cos >= args.threshold).sum(1).float().mean().item()  # other classes that close, per class
         print(f"{name}: nearest-neighbour cosine median {near.median():.3f}, mean {near.mean():.3f}; "
-              f"all pairs median {typical:.3f}; {100 * close:.0f} % of classes have a neighbour at >= {args.threshold}; closest pairs: "
+              f"all pairs median {typical:.3f}; {100 * close:.0f} % of classes have a neighbour at >= {args.threshold} "
+              f"(on average {count:.2f} such neighbours a class); closest pairs: "
               + ", ".join(f"{a}-{b} {c}" for a, b, c in pairs[:6]))
 
 
