@@ -81,16 +81,27 @@ def tables(record, earlier_pairs=None):
         print(f"| {NAMES[method]} | {','.join(str(r['seed']) for r in rs)} | {rs[0]['epochs']} "
               f"| {m:.2f} ± {s:.2f} ({each}) | {cells[0]} | {cells[1]} "
               f"| {statistics.mean(r['train_s'] for r in rs) / 60:.1f} min |")
+    # every evaluation of every run: epoch, accuracy and the training time at which it was reached
+    print("\n| run | epoch: accuracy % at training time (min) |\n|---|---|")
+    for method in [k for k in NAMES if k in by]:
+        for r in sorted(by[method], key=lambda r: r["seed"]):
+            print(f"| {NAMES[method]}, seed {r['seed']} | "
+                  + "; ".join(f"{e}: {a:.1f} at {t / 60:.1f}" for e, t, a in r["points"]) + " |")
     # nayer.py against the authors' code: paired by seed (same teacher, same seed number)
     n = {r["seed"]: r["final_acc"] for r in by.get("nayer", [])}
     a = {r["seed"]: r["final_acc"] for r in by.get("authors", [])}
-    pairs = [(s, n[s], a[s]) for s in sorted(set(n) & set(a))] + [tuple(p) for p in (earlier_pairs or [])]
-    if len(pairs) > 1:
+    same = [(s, n[s], a[s]) for s in sorted(set(n) & set(a))]  # this record's teacher and machine
+    print()
+    for pairs in (same, same + [tuple(p) for p in (earlier_pairs or [])]):
+        if len(pairs) < 2:
+            continue
         d = [x - y for _, x, y in pairs]
         md, sd = mean_sd(d)
-        print(f"\nnayer.py - authors' code, final accuracy, paired over {len(pairs)} seeds "
+        print(f"nayer.py - authors' code, final accuracy, paired over {len(pairs)} seeds "
               f"({', '.join(str(p[0]) for p in pairs)}): {md:+.2f} ± {sd / math.sqrt(len(d)):.2f} (SE) points; "
               f"each: {', '.join(f'{x:+.2f}' for x in d)}")
+        if not earlier_pairs:
+            break
 
 
 def draw(record, out):
