@@ -27,7 +27,8 @@ import peer_common as pc  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     pc.common_args(p, epochs=60)
     a = p.add_argument
     a("--g-steps", type=int, default=2, help="generator steps per round: their Fast-2 / Fast-5 / Fast-10")

@@ -23,7 +23,8 @@ import peer_common as pc  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     pc.common_args(p, epochs=30)
     a = p.add_argument
     a("--lte-file", required=True, help="(C, D) label-text table, or nayer.py's lte.pt cache")

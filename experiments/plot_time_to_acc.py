@@ -131,13 +131,15 @@ def draw(record, out):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--runs", default=None, help="folder of the runs to collect (else: redraw the record)")
     p.add_argument("--earlier-pairs", default=None,
                    help="JSON list of [seed, nayer_acc, authors_acc] pairs measured earlier, added to the paired "
                         "difference (README's seeds 0-3, another teacher)")
-    p.add_argument("--record", default=str(ROOT / "docs" / "results" / "time_to_accuracy.json"))
-    p.add_argument("--out", default=str(ROOT / "docs" / "time_to_accuracy.png"))
+    p.add_argument("--record", default=str(ROOT / "docs" / "results" / "time_to_accuracy.json"),
+                   help="the collected runs (JSON): written with --runs, read to draw")
+    p.add_argument("--out", default=str(ROOT / "docs" / "time_to_accuracy.png"), help="the figure")
     args = p.parse_args(argv)
     if args.runs:
         record = collect(args.runs)
