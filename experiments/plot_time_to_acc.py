@@ -1,4 +1,4 @@
-"""The figure and tables for README's "Faster than its predecessor?": test accuracy against wall time.
+"""The figure and tables for README's "Against its predecessor": test accuracy against wall time.
 
 Three methods on README's CIFAR-10 recipe (same teacher, same student, same test split, 2 cores, one job
 at a time): nayer.py, the authors' NAYER code (experiments/official_nayer.py) and Fast-DFKD's code
