@@ -86,13 +86,13 @@ def tables(record, earlier_pairs=None):
     for method in [k for k in NAMES if k in by]:
         for r in sorted(by[method], key=lambda r: r["seed"]):
             print(f"| {NAMES[method]}, seed {r['seed']} | "
-                  + "; ".join(f"{e}: {a:.1f} at {t / 60:.1f}" for e, t, a in r["points"]) + " |")
+                  + "; ".join(f"{e}: {acc:.1f} at {t / 60:.1f}" for e, t, acc in r["points"]) + " |")
     # nayer.py against the authors' code: paired by seed (same teacher, same seed number)
     n = {r["seed"]: r["final_acc"] for r in by.get("nayer", [])}
     a = {r["seed"]: r["final_acc"] for r in by.get("authors", [])}
     same = [(s, n[s], a[s]) for s in sorted(set(n) & set(a))]  # this record's teacher and machine
     print()
-    for pairs in (same, same + [tuple(p) for p in (earlier_pairs or [])]):
+    for pairs in [same] + ([same + [tuple(p) for p in earlier_pairs]] if earlier_pairs else []):
         if len(pairs) < 2:
             continue
         d = [x - y for _, x, y in pairs]
@@ -100,8 +100,6 @@ def tables(record, earlier_pairs=None):
         print(f"nayer.py - authors' code, final accuracy, paired over {len(pairs)} seeds "
               f"({', '.join(str(p[0]) for p in pairs)}): {md:+.2f} ± {sd / math.sqrt(len(d)):.2f} (SE) points; "
               f"each: {', '.join(f'{x:+.2f}' for x in d)}")
-        if not earlier_pairs:
-            break
 
 
 def draw(record, out):
