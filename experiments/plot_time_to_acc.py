@@ -62,13 +62,12 @@ def mean_sd(xs):
 
 
 def tables(record, earlier_pairs=None):
-    by = {}
-    for r in record["runs"]:
+    by = {}  # method -> its runs by seed, in NAMES' order
+    for r in sorted(record["runs"], key=lambda r: (list(NAMES).index(r["method"]), r["seed"])):
         by.setdefault(r["method"], []).append(r)
     print("| method | seeds | epochs | final acc % (mean ± std; each seed) | time to 60 % | time to 70 % | training time |")
     print("|---|---|---|---|---|---|---|")
-    for method in [k for k in NAMES if k in by]:
-        rs = sorted(by[method], key=lambda r: r["seed"])
+    for method, rs in by.items():
         m, s = mean_sd([r["final_acc"] for r in rs])
         each = ", ".join(f"{r['final_acc']:.2f}" for r in rs)
         cells = []
@@ -83,8 +82,8 @@ def tables(record, earlier_pairs=None):
               f"| {statistics.mean(r['train_s'] for r in rs) / 60:.1f} min |")
     # every evaluation of every run: epoch, accuracy and the training time at which it was reached
     print("\n| run | epoch: accuracy % at training time (min) |\n|---|---|")
-    for method in [k for k in NAMES if k in by]:
-        for r in sorted(by[method], key=lambda r: r["seed"]):
+    for method, rs in by.items():
+        for r in rs:
             print(f"| {NAMES[method]}, seed {r['seed']} | "
                   + "; ".join(f"{e}: {acc:.1f} at {t / 60:.1f}" for e, t, acc in r["points"]) + " |")
     # nayer.py against the authors' code: paired by seed (same teacher, same seed number)
