@@ -21,17 +21,15 @@ The procedure, as `distill` runs it (symbols as in the paper's method figure):
         after warm-up: kd_steps SGD steps of the student S on L_KD over M, one cosine step
 
 Commands (README.md: what each gives, how long it takes, our measurements, the paper-to-code map):
-    python nayer.py --dataset cifar10               # the paper's CIFAR-10 run, one GPU
-    python nayer.py --dataset cifar10 --device cpu --teacher wrn16_1 --student wrn16_1 \
-        --train-teacher-epochs 1 --epochs 3 --warmup 1 --warmup-g-loops 2 --g-steps 2 --kd-steps 5 \
-        --synthesis-batch-size 20 --batch-size 32 --out runs/smoke --teacher-ckpt runs/smoke/teacher.pth
-    python nayer.py --benchmark 5                   # images/s, random weights, no data
-Without a teacher file (`--teacher-ckpt`) the script first trains the teacher on the real training split, the
-only step that touches training data. What to expect: one line an epoch; the student's test accuracy after
-every post-warm-up epoch (`--eval-every`), climbing towards the teacher's. The authors report 70.20 % for
-CIFAR-100 WRN-40-2 -> WRN-16-2 with this 120-epoch schedule in about 2.1 GPU-hours.
+    python nayer.py --dataset cifar10               # the paper's CIFAR-10 run (ResNet-34 -> ResNet-18), one GPU
+    python nayer.py --dataset tiny_imagenet         # the paper's Tiny-ImageNet run (the same pair, 64 px), one GPU
+    python nayer.py --device cpu --teacher wrn16_1 --student wrn16_1 --train-teacher-epochs 1 --epochs 3 \
+        --warmup 1 --g-steps 2 --kd-steps 5 --synthesis-batch-size 20 --batch-size 32 --out runs/smoke  # a CPU smoke
+Without a teacher file (`--teacher-ckpt`) the teacher is first trained on the real training split, the only
+step that touches training data. Expect one line an epoch, the student's test accuracy climbing towards the
+teacher's; the authors report 70.20 % (CIFAR-100 WRN-40-2 -> WRN-16-2, 120 epochs) in about 2.1 GPU-hours.
 """
-import argparse, contextlib, json, math, os, platform, sys, time
+import argparse, collections.abc, contextlib, json, math, os, platform, sys, time
 from pathlib import Path
 
 import torch
@@ -40,18 +38,25 @@ import torch.nn.functional as F
 
 # ----------------------------------------------------------------------------- config
 ARCHS = ["resnet18", "resnet34", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2", "vgg11"]
-# Normalisation and generator steps as in the authors' code. The CIFAR-10 std is the conventional value the
-# archive teachers were trained with, not the training split's (about 0.247, 0.243, 0.262): a teacher must see
-# the normalisation it was trained with, so it stays.
+# Per data set: normalisation and each setting the authors' scripts (scripts/nayer_100.sh) set differently;
+# `parse_args` fills options left unset from here. CIFAR-10's std is the archive teachers' conventional value, not
+# the split's (0.247, 0.243, 0.262): a teacher must see its training normalisation. Tiny-ImageNet: their ResNet-34
+# -> ResNet-18 line, mean = std = 0.5, batch 200 = K 1 x 200 classes, flips in KD only (synthesis: a bare crop).
+CIFAR = dict(image_size=32, teacher="resnet34", student="resnet18", synthesis_batch_size=400, warmup_g_loops=10,
+             g_loops=2, kd_steps=400, batch_size=512, lr=0.2, flip="on")
 DATASETS = {
-    "cifar10": dict(classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), g_steps=30),
-    "cifar100": dict(classes=100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), g_steps=40),
+    "cifar10": dict(CIFAR, classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), g_steps=30),
+    "cifar100": dict(CIFAR, classes=100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), g_steps=40),
+    "tiny_imagenet": dict(classes=200, mean=(0.5,) * 3, std=(0.5,) * 3, image_size=64, teacher="resnet34",
+                          student="resnet18", synthesis_batch_size=200, warmup_g_loops=20, g_loops=4, g_steps=60,
+                          kd_steps=1000, batch_size=256, lr=0.1, flip="kd"),
 }
+PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mean", "std")]  # options set from here
+TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the checkpoint archive shared by DFKD papers
 TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher, the usual recipe (SGD 0.9, cosine)
 
 class NayerError(Exception):
-    """A problem the user can fix, in one line naming the fix. Library functions raise it; only `main`
-    turns it into a printed line and an exit code (2, or 1 for a NaN stop), so a notebook survives it."""
+    """A problem the user can fix, in one line naming the fix; only `main` exits (2; 1 for a NaN stop) on it."""
     def __init__(self, msg, code=2):
         super().__init__(msg)
         self.code = code
@@ -61,16 +66,16 @@ class OneLineParser(argparse.ArgumentParser):
         raise NayerError(f"{message} (see --help)")
 
 def parser():
-    """Every option, with the paper's symbol where there is one and where its default comes from (the
-    authors' CIFAR scripts unless it says otherwise): `--help` is the reference card."""
-    p = OneLineParser(description="NAYER data-free knowledge distillation (CVPR 2024); defaults: the authors' "
-                      "CIFAR-10 run, ResNet-34 -> ResNet-18, 120 epochs, one GPU")
+    """Every option, its paper symbol and its default's source (the authors' scripts unless said): `--help`."""
+    p = OneLineParser(description="NAYER data-free distillation (CVPR 2024); defaults: the authors' CIFAR-10 run")
     a = p.add_argument
+    per = lambda k: "per data set: " + ", ".join(f"{d} {v[k]}" for d, v in DATASETS.items())  # from DATASETS
     # -- data, teacher (the authors' CIFAR-10 pair), text encoder
-    a("--dataset", default="cifar10", choices=list(DATASETS), help="sets C, the normalisation and g_steps")
-    a("--data-root", default="./data", help="torchvision CIFAR folder; downloaded there if missing")
-    a("--teacher", default="resnet34", choices=ARCHS, help="teacher T (paper's CIFAR-10 pair: resnet34)")
-    a("--student", default="resnet18", choices=ARCHS, help="student S (paper's CIFAR-10 pair: resnet18)")
+    a("--dataset", default="cifar10", choices=list(DATASETS), help="sets C, the normalisation, the per-data-set values")
+    a("--data-root", default="./data", help="where the data set's folder is, or is downloaded to if missing")
+    a("--image-size", type=int, help=f"N: real images resized once at load, G makes N x N ({per('image_size')})")
+    a("--teacher", choices=ARCHS, help=f"teacher T ({per('teacher')})")
+    a("--student", choices=ARCHS, help=f"student S ({per('student')})")
     a("--teacher-ckpt", default=None, help="default checkpoints/pretrained/{dataset}_{teacher}.pth (DFKD archive)")
     a("--train-teacher-epochs", type=int, default=200, help="no teacher file: train T this long first (not NAYER)")
     a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name/folder for e_y (paper: CLIP)")
@@ -79,7 +84,7 @@ def parser():
     # -- generator (the paper's method section) and its ablation switches (the paper's analysis)
     a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="G's input (noise: earlier DFKD)")
     a("--noisy-layer", default="on", choices=["on", "off"], help="off: a plain Linear instead of the noisy layer Z")
-    a("--flip", default="on", choices=["on", "off"], help="random horizontal flips (off: digits, text, ...)")
+    a("--flip", choices=["on", "kd", "off"], help=f"random flips: in synthesis and KD, in KD only ({per('flip')})")
     a("--le-emb-size", type=int, default=1000, help="E, the output width of each noisy layer Z: D -> E")
     # -- L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
     a("--bn", type=float, default=10.0, help="alpha, weight of L_BN (teacher BN statistics)")
@@ -89,15 +94,15 @@ def parser():
     # -- schedule: 20 warm-up epochs of 10 rounds, 100 of 2 rounds + 400 KD steps: 400 rounds = 160k images in M
     a("--epochs", type=int, default=120, help="epochs in all, warm-up included")
     a("--warmup", type=int, default=20, help="warm-up epochs: synthesis only, no L_ADV, no KD")
-    a("--warmup-g-loops", type=int, default=10, help="synthesis rounds per warm-up epoch")
-    a("--g-loops", type=int, default=2, help="synthesis rounds per epoch after warm-up")
-    a("--g-steps", type=int, default=None, help="generator steps per round (30 cifar10, 40 cifar100)")
+    a("--warmup-g-loops", type=int, help=f"synthesis rounds per warm-up epoch ({per('warmup_g_loops')})")
+    a("--g-loops", type=int, help=f"synthesis rounds per epoch after warm-up ({per('g_loops')})")
+    a("--g-steps", type=int, help=f"generator steps per round ({per('g_steps')})")
     a("--g-life", type=int, default=10, help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
-    a("--synthesis-batch-size", type=int, default=400, help="images per round: K copies of the C classes")
-    a("--batch-size", type=int, default=512, help="KD batch, drawn from the bank M")
-    a("--kd-steps", type=int, default=400, help="student steps per epoch after warm-up")
+    a("--synthesis-batch-size", type=int, help=f"images a round, K x C classes ({per('synthesis_batch_size')})")
+    a("--batch-size", type=int, help=f"KD batch, drawn from the bank M ({per('batch_size')})")
+    a("--kd-steps", type=int, help=f"student steps per epoch after warm-up ({per('kd_steps')})")
     # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (betas 0.5, 0.999)
-    a("--lr", type=float, default=0.2, help="student learning rate, cosine to lr/1000")
+    a("--lr", type=float, help=f"student learning rate, cosine to lr/1000 ({per('lr')})")
     a("--lr-g", type=float, default=4e-3, help="generator learning rate, a fresh Adam every round")
     a("--T", type=float, default=20.0, help="T, the KD temperature of L_KD")
     # -- running it (ours, not the method's)
@@ -106,31 +111,29 @@ def parser():
     a("--resume", action="store_true", help="continue the run in --out from its last finished epoch, exactly")
     a("--out", default=None, help="run folder; default runs/{dataset}_{teacher}_{student}")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA if visible, else the CPU")
-    a("--amp", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast; default: on where the "
-      "hardware computes bf16 (CUDA capability >= 8.0; CPUs with AVX512-BF16 or AMX), fp32 elsewhere")
+    a("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast; default: where the hardware computes bf16")
     a("--compile", action="store_true", help="torch.compile the student and the KD-time teacher")
-    a("--benchmark", type=int, default=0, metavar="N", help="time N rounds and N KD steps, random weights; exit")
     return p
 
 def parse_args(argv=None):
-    """Options -> namespace with derived defaults; every number checked here, before any long work.
-    Bad input raises NayerError with one line (the class count is checked where it is known)."""
+    """Options -> namespace, per-data-set values filled in; every number checked here, before any long work."""
     args = parser().parse_args(argv)
-    args.g_steps = args.g_steps if args.g_steps is not None else DATASETS[args.dataset]["g_steps"]
-    args.teacher_ckpt = args.teacher_ckpt or default_teacher_ckpt(args)
+    for name in PER_DATASET:  # options left unset take the data set's value (the config block)
+        if getattr(args, name) is None:
+            setattr(args, name, DATASETS[args.dataset][name])
+    args.teacher_ckpt = args.teacher_ckpt or TEACHER_CKPT.format(**vars(args))
     args.out = args.out or f"runs/{args.dataset}_{args.teacher}_{args.student}"
     for name in ["epochs", "g_loops", "warmup_g_loops", "g_steps", "g_life", "synthesis_batch_size", "batch_size",
-                 "kd_steps", "le_emb_size", "train_teacher_epochs", "eval_every", "T", "lr", "lr_g"]:
+                 "kd_steps", "le_emb_size", "train_teacher_epochs", "eval_every", "T", "lr", "lr_g", "image_size"]:
         if not getattr(args, name) > 0:
             raise NayerError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.image_size % 4:  # the generator upsamples its (H/4, W/4) map twice
+        raise NayerError(f"--image-size {args.image_size}: G makes multiples of 4, try {args.image_size // 4 * 4 or 4}")
     if min(args.bn, args.oh, args.adv) < 0 or not 0 <= args.bn_momentum < 1:
         raise NayerError("loss weights must be >= 0 and --bn-momentum in [0, 1)")
     if not 0 <= args.warmup < args.epochs:
         raise NayerError(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs ({args.epochs})")
     return args
-
-def default_teacher_ckpt(args):
-    return f"checkpoints/pretrained/{args.dataset}_{args.teacher}.pth"
 
 def check_batch(B, C):
     if B % C:  # K-to-1: the batch is [0..C-1] repeated K times, one noisy layer per copy
@@ -154,9 +157,6 @@ def amp_choice(args, device):
     """(bf16 autocast on?, why): --amp / --no-amp decide; else the hardware (`native_bf16`)."""
     return native_bf16(device) if args.amp is None else (args.amp, "--amp" if args.amp else "--no-amp")
 
-def use_amp(args, device):
-    return amp_choice(args, device)[0]
-
 def pick_device(name):
     if name == "cuda" and not torch.cuda.is_available():
         raise NayerError("--device cuda but no CUDA device is visible: use --device cpu or auto")
@@ -164,20 +164,67 @@ def pick_device(name):
 
 # ----------------------------------------------------------------------------- data and teacher
 def load_cifar(name, root, train):
-    """The real torchvision dataset as tensors: uint8 images (N, 3, 32, 32), labels, class names.
-    Data-free: the test split is for evaluation only; only `train_teacher` reads the training split."""
+    """The torchvision dataset as uint8 images (N, 3, 32, 32), labels, class names (train=True: `train_teacher`)."""
     from torchvision.datasets import CIFAR10, CIFAR100
     cls = CIFAR10 if name == "cifar10" else CIFAR100
-    try:
-        ds = cls(root, train=train, download=False)
-    except (RuntimeError, OSError):  # missing, partial or damaged: try the download (fails offline)
-        try:
-            ds = cls(root, train=train, download=True)
-        except Exception as e:
-            raise NayerError(f"{name} not found in {os.path.join(root, cls.base_folder)} and the download "
-                             f"failed ({type(e).__name__}): put the extracted python archive there") from None
+    try:  # present and intact: read, no network; missing, partial or damaged: downloaded (fails offline)
+        ds = cls(root, train=train, download=True)
+    except Exception as e:
+        raise NayerError(f"{name} not found in {os.path.join(root, cls.base_folder)} and the download "
+                         f"failed ({type(e).__name__}): put the extracted python archive there") from None
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
     return x, torch.tensor(ds.targets), list(ds.classes)
+
+def load_tiny_imagenet(root, train):
+    """The official tiny-imagenet-200 folder (as its zip unpacks; test/ is unlabelled, unused) as uint8 images (N, 3,
+    64, 64), labels, class names: sorted wnids (the authors' order), each named by the first synonym of its words.txt
+    line ("goldfish, Carassius auratus" -> "goldfish"), as the paper's "a photo of {class}" (the authors: all of it)."""
+    folder, split = Path(root) / "tiny-imagenet-200", "train" if train else "val"
+    if not folder.is_dir():  # missing: try the official zip (fails offline)
+        try:
+            from torchvision.datasets.utils import download_and_extract_archive
+            download_and_extract_archive("http://cs231n.stanford.edu/tiny-imagenet-200.zip", str(root))  # official
+        except Exception as e:
+            raise NayerError(f"tiny_imagenet not found in {folder} and the download failed ({type(e).__name__}): "
+                             f"put the extracted official tiny-imagenet-200.zip there") from None
+    damaged = lambda what: NayerError(f"{folder} is damaged ({what}): extract the official zip there afresh")
+    try:  # (file, wnid) pairs: train/<wnid>/images/*.JPEG; val/images/*.JPEG as val/val_annotations.txt labels them
+        wnids = sorted((folder / "wnids.txt").read_text().split())
+        words = dict(line.split("\t", 1) for line in (folder / "words.txt").read_text().splitlines() if "\t" in line)
+        files = [(p, w) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))] if train \
+            else sorted((folder / "val" / "images" / r[0], r[1]) for r in (line.split("\t") for line in
+                        (folder / "val" / "val_annotations.txt").read_text().splitlines()))
+    except (OSError, IndexError) as e:
+        raise damaged(f"cannot read {getattr(e, 'filename', None) or e}") from None
+    odd = sorted(set(wnids) ^ {w for _, w in files}) + [w for w in wnids if w not in words]
+    if odd or not wnids:  # a class without images, images of an unlisted class, a class without a name
+        raise damaged(f"class {odd[0] if odd else '?'}: no {split} images, not in wnids.txt or no words.txt name")
+    names, index = [words[w].split(",")[0].strip() for w in wnids], {w: c for c, w in enumerate(wnids)}
+    # decoding 110,000 JPEGs takes minutes: the arrays are cached next to the folder, keyed by the file list
+    cache, key = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt", [f"{p.name} {w}" for p, w in files]
+    saved = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else {}
+    if saved.get("key") == key:
+        return saved["x"], saved["y"], names
+    import PIL.Image, torchvision.transforms.functional as TF  # lazily (torchvision.io's JPEG decoding is deprecated)
+    print(f"decoding {len(files)} {split} JPEGs of {folder} once (the next start reads the cache)", flush=True)
+    x = torch.empty((len(files), 3, 64, 64), dtype=torch.uint8)  # (N, 3, 64, 64)
+    for i, (p, _) in enumerate(files):
+        try:  # EASY TO MISS: some images are grey; convert("RGB") gives them 3 channels
+            x[i] = TF.pil_to_tensor(PIL.Image.open(p).convert("RGB"))  # (3, 64, 64); the file closes once read
+        except (OSError, RuntimeError) as e:  # missing, not a JPEG, not 64 x 64
+            raise damaged(f"{p}: {str(e).splitlines()[0][:80]}") from None
+    y = torch.tensor([index[w] for _, w in files])
+    atomic_save(dict(key=key, x=x, y=y), cache)
+    print(f"cached the decoded {split} split in {cache} ({cache.stat().st_size / 2 ** 20:.0f} MiB)", flush=True)
+    return x, y, names
+
+def load_split(args, train):
+    """The split at --image-size, resized once here (antialiased): uint8 (N, 3, N_px, N_px), labels, class names."""
+    x, y, names = load_tiny_imagenet(args.data_root, train) if args.dataset == "tiny_imagenet" else \
+        load_cifar(args.dataset, args.data_root, train)
+    if x.shape[-1] != args.image_size:  # uint8 in, uint8 out: no float copy of 100,000 images
+        x = F.interpolate(x, size=(args.image_size,) * 2, mode="bilinear", antialias=True)  # (N, 3, N_px, N_px)
+    return x, y, names
 
 def load_checkpoint_into(model, path, arch, num_classes):
     """Load {'state_dict': ...} or a bare state dict strictly; one clear line on any mismatch."""
@@ -189,8 +236,7 @@ def load_checkpoint_into(model, path, arch, num_classes):
     if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise NayerError(f"{path} holds no state dict (expected {{'state_dict': ...}} or a bare state dict)")
     sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DataParallel checkpoints
-    # name -> shape; BN's step counter is optional in old checkpoints
-    shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}
+    shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}  # old: none
     if shapes(model.state_dict()) != shapes(sd):
         raise NayerError(f"{path} holds other parameter shapes than the {arch} with {num_classes} classes asked "
                          f"for: fix --teacher/--dataset or --teacher-ckpt")
@@ -198,8 +244,7 @@ def load_checkpoint_into(model, path, arch, num_classes):
     return obj
 
 def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
-    """Fallback when no teacher file exists, not part of NAYER (the paper starts from given teachers):
-    supervised training; the data stays on the device as uint8, augmented there, no DataLoader."""
+    """Fallback, not NAYER (the paper starts from given teachers): supervised training, uint8 data on the device."""
     print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for {args.train_teacher_epochs} "
           f"epochs on the REAL {args.dataset} training split (the only step that reads training data)", flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
@@ -216,12 +261,11 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
         acc = evaluate(model, eval_loader, device, amp)
         print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss {total.item() / len(batches):.3f} "
               f"test acc {acc:.2f}% ({time.time() - t0:.0f}s)", flush=True)
-    atomic_save({"state_dict": model.state_dict(), "acc": acc, "arch": args.teacher, "dataset": args.dataset,
-                 "train_teacher_epochs": args.train_teacher_epochs}, args.teacher_ckpt)  # how it was trained
+    atomic_save(dict(state_dict=model.state_dict(), acc=acc, arch=args.teacher, dataset=args.dataset,  # and how:
+                     train_teacher_epochs=args.train_teacher_epochs, image_size=args.image_size), args.teacher_ckpt)
 
 # ----------------------------------------------------------------------------- models
-# CIFAR variants (32x32 inputs). Parameter names follow the classic CIFAR code so that
-# the checkpoint archive shared by the DFKD papers loads with strict=True.
+# CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD archive loads strictly.
 class ResBlock(nn.Module):
     """BasicBlock: two 3x3 convs with BN, ReLU after the residual sum."""
     def __init__(self, cin, cout, stride):
@@ -250,9 +294,8 @@ class ResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))  # (B, 512, h, w) -> (B, 512)
 
 class WideBlock(nn.Module):
-    """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied
-    to the input first and that *activated* tensor feeds both conv1 and the 1x1 shortcut;
-    when it does not, the raw input is the identity shortcut."""
+    """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied to the input first and
+    that *activated* tensor feeds both conv1 and the 1x1 shortcut; else the raw input is the identity shortcut."""
     def __init__(self, cin, cout, stride):
         super().__init__()
         self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
@@ -308,8 +351,7 @@ def build_model(name, num_classes, in_channels=3):
 
 # ----------------------------------------------------------------------------- label-text embedding (LTE)
 def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
-    """The LTE table: row y is e_y, one sentence per class through a frozen text encoder
-    (a sentence-transformers name, folder or model). (C, D), not normalised (as the authors)."""
+    """The LTE table (C, D): row y is e_y, class y's sentence through a frozen sentence-transformers encoder."""
     if isinstance(encoder, (str, Path)):
         try:
             from sentence_transformers import SentenceTransformer  # optional heavy import, lazily
@@ -322,8 +364,7 @@ def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
     return torch.as_tensor(encoder.encode(sentences, convert_to_numpy=True)).float()  # (C, D), no gradients
 
 def lte_table(args, class_names, out_dir):
-    """--lte-file, else the cache in the output folder, else encode (and cache). Computed once and
-    never trained: a resumed run, or a machine without the encoder, reads the cache."""
+    """--lte-file, else the run folder's cache, else encode (and cache): a resumed run needs no encoder."""
     if args.lte_file:
         try:
             table = torch.load(args.lte_file, map_location="cpu", weights_only=True)
@@ -346,12 +387,10 @@ def lte_table(args, class_names, out_dir):
 # ----------------------------------------------------------------------------- generator
 class Generator(nn.Module):
     """G: e_y -> BN1d -> noisy layer Z (K-to-1) -> Linear -> conv decoder -> sigmoid image.
-    K-to-1: the synthesis batch is [0..C-1] repeated K times; chunk i of C consecutive samples goes
-    through noisy layer Z_i (all K: one (K, D, E) weight `noisy_w`, one batched matmul). Ablations (the
-    paper's analysis): input 'onehot' (identity rows instead of e_y) or 'noise' (a fresh Gaussian z per
-    sample, as earlier generators); noisy_layer=False: one ordinary Linear, never re-initialised.
-    Contract: labels y = [0..C-1] repeated n_noisy times (batch n_noisy * C), checked once per labels
-    tensor; call `new_round()` before each new batch. Example:
+    K-to-1: the synthesis batch is [0..C-1] repeated K times; chunk i of C consecutive samples goes through noisy
+    layer Z_i (all K: one (K, D, E) weight `noisy_w`, one batched matmul). Ablations (the paper's analysis): input
+    'onehot' (identity rows instead of e_y) or 'noise' (a fresh Gaussian z per sample, as earlier generators);
+    noisy_layer=False: one ordinary Linear, never re-initialised. Call `new_round()` before each new batch:
         >>> G = Generator(torch.randn(10, 384), image_shape=(3, 32, 32), n_noisy=2)  # e_y table (C, D)
         >>> y = torch.arange(10).repeat(2)                                           # [0..9] * K, K = 2
         >>> G.new_round(); G(y).shape                                                # fresh Z, images in [0, 1]
@@ -371,8 +410,7 @@ class Generator(nn.Module):
             nn.init.uniform_(self.noisy_w, -d ** -0.5, d ** -0.5)
             nn.init.uniform_(self.noisy_b, -d ** -0.5, d ** -0.5)
         self.new_round()
-        # decoder: a (2*ngf, H/4, W/4) map, upsampled twice to (ch, H, W): 32x32x3 for CIFAR, 8x8x1 for digits
-        self.h0, self.w0, self.c0 = H // 4, W // 4, 2 * ngf
+        self.h0, self.w0, self.c0 = H // 4, W // 4, 2 * ngf  # decoder: a (2*ngf, H/4, W/4) map, upsampled twice
         self.fc = nn.Linear(le_emb_size, self.c0 * self.h0 * self.w0)
         self.decoder = nn.Sequential(
             nn.BatchNorm2d(self.c0), nn.Upsample(scale_factor=2),
@@ -382,8 +420,7 @@ class Generator(nn.Module):
             nn.Conv2d(ngf, ch, 3, 1, 1), nn.Sigmoid())
     @torch.no_grad()
     def new_round(self):
-        """EASY TO MISS: Z gets fresh N(0,1) weights and zero bias before every synthetic
-        batch; this, not the input, is where NAYER's diversity comes from."""
+        """EASY TO MISS: Z gets fresh N(0,1) weights, zero bias before every batch: NAYER's diversity, not e_y's."""
         if self.noisy:
             self.noisy_w.normal_(0, 1); self.noisy_b.zero_()
     def forward(self, y):
@@ -403,10 +440,9 @@ class Generator(nn.Module):
 # ----------------------------------------------------------------------------- losses
 class BNStatLoss:
     """L_BN = sum_l ||mu_l(x) - mu_l||_2 + ||var_l(x) - var_l||_2 over the teacher's BN2d layers l
-    (DeepInversion): the batch statistics of each layer's input against its running statistics, in fp32,
-    from forward hooks attached only inside `with loss.attached():` (synthesis). Authors' momentum m:
-    after each round ema <- m*ema + (1-m)*last batch stats; later rounds compare (1-m)*cur + m*ema.
-    Contract: one teacher forward pass inside `attached()`, then `pop()`; `end_round()` after each round.
+    (DeepInversion): each layer input's batch statistics against the running ones, in fp32, from forward hooks
+    attached only inside `with loss.attached():`. Authors' momentum m: after each round ema <- m*ema + (1-m)*last
+    batch stats; later rounds compare (1-m)*cur + m*ema. Contract: one teacher pass, `pop()`; `end_round()`.
         >>> teacher = build_model("wrn16_1", 10).eval()
         >>> bn_loss = BNStatLoss(teacher, momentum=0.9)
         >>> with bn_loss.attached():
@@ -457,8 +493,8 @@ class BNStatLoss:
 # L_OH = CE(T(x), y): plain F.cross_entropy of the teacher logits against y (in synthesize_round).
 def adv_loss(s_logits, t_logits):
     """L_ADV = -(1/B) sum_b 1[argmax s_b == argmax t_b] * KL(p_t,b || p_s,b), T = 1.
-    Maximises the disagreement only where the student still agrees with the teacher:
-    samples it already gets wrong would only drift further from the teacher's classes. Logits (B, C):
+    Maximises the disagreement only where the student still agrees with the teacher: samples it already gets
+    wrong would only drift further from the teacher's classes. Logits (B, C):
         >>> s, t = torch.tensor([[2., 0.], [0., 2.]]), torch.tensor([[3., 0.], [3., 0.]])
         >>> round(adv_loss(s, t).item(), 4)  # row 1 disagrees: masked; -KL(row 0) / B with B = 2
         -0.0155
@@ -469,8 +505,8 @@ def adv_loss(s_logits, t_logits):
     return -(kl * mask).mean()
 
 def kd_loss(s_logits, t_logits, T):
-    """L_KD = T^2 * (1/B) sum_b KL(softmax(t_b/T) || softmax(s_b/T)); T^2 keeps the
-    gradient scale independent of the temperature (Hinton et al.). Logits (B, C):
+    """L_KD = T^2 * (1/B) sum_b KL(softmax(t_b/T) || softmax(s_b/T)); T^2 keeps the gradient scale independent of
+    the temperature (Hinton et al.). Logits (B, C):
         >>> round(kd_loss(torch.zeros(1, 2), torch.tensor([[4., 0.]]), T=20).item(), 4)  # about 4^2/8
         1.99
     """
@@ -479,8 +515,7 @@ def kd_loss(s_logits, t_logits, T):
 
 # ----------------------------------------------------------------------------- synthesis
 def crop_flip(x, dy, dx, flip, pad):
-    """Per-sample crop (offsets dy, dx in [0, 2*pad] of the zero-padded image) then
-    horizontal flip, as one gather: x (B, C, H, W) -> (B, C, H, W). Differentiable."""
+    """Per-sample crop (offsets dy, dx in [0, 2*pad] of the zero-padded image), then flip, as one gather."""
     B, C, H, W = x.shape
     xp = F.pad(x, (pad, pad, pad, pad))                                                  # (B, C, H+2p, W+2p)
     rows = dy[:, None] + torch.arange(H, device=x.device)                                # (B, H)
@@ -490,10 +525,9 @@ def crop_flip(x, dy, dx, flip, pad):
     return xp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)              # (B, H, W, C) -> (B, C, H, W)
 
 def augment(x, mean, std, flip=True):
-    """Random crop (pad = side/8: 4 for 32 px) + flip, then normalise. All on the device.
-    Used on G's output during synthesis (gradients flow through it to G) and on bank
-    images during KD, as the authors' crop+flip transforms, but batched."""
-    B, pad = x.shape[0], x.shape[-1] // 8
+    """Random crop (pad min(4, side/8): 4 at 32 and 64 px, as the authors; 1 for 8 px digits), flip, normalise, on
+    the device: on G's output in synthesis (G's gradients flow through it) and on bank images in KD, batched."""
+    B, pad = x.shape[0], min(4, x.shape[-1] // 8)
     dy, dx = (torch.randint(0, 2 * pad + 1, (B,), device=x.device) for _ in range(2))
     flips = torch.rand(B, device=x.device) < (0.5 if flip else 0.0)
     x = crop_flip(x, dy, dx, flips, pad) if pad else x
@@ -503,9 +537,8 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
                      flip=True, amp=False, trace=None):
     """One NAYER round: fresh Z and Adam, g_steps updates of G on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
     (weights = (alpha, beta, gamma)); returns the batch x (pre-update images in [0, 1]) of the step with the
-    lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV, L_G); a list as `trace` receives each step's
-    four (for curves, experiments/lte_few_steps.py). Contract: teacher and student in eval
-    mode and frozen; bn_loss = BNStatLoss(teacher, m); y as `Generator` wants; mean, std (1, ch, 1, 1).
+    lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV, L_G); a list as `trace` gets each step's four.
+    Contract: T, S in eval mode, frozen; bn_loss = BNStatLoss(T, m); y as `Generator` wants; mean, std (1, ch, 1, 1).
         >>> T, S = (build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
         >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), n_noisy=2), torch.arange(10).repeat(2)
         >>> m = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
@@ -529,9 +562,8 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
                 # polluted and no weight gradients are built (the authors: train mode after round 1)
                 l_adv = adv_loss(student(xa), t_logits) if use_adv else torch.zeros((), device=x.device)
             loss = alpha * l_bn + beta * l_oh + gamma * l_adv
-            # keep the batch whose L_G was lowest. EASY TO MISS: `x` is the pre-update batch
-            # this loss was measured on. torch.where keeps it on the device: no .item(), so no
-            # host sync per step (a GPU would otherwise wait for the CPU every step)
+            # keep the batch whose L_G was lowest. EASY TO MISS: `x` is the pre-update batch this loss was measured
+            # on. torch.where keeps it on the device: no .item(), no host sync (a GPU waiting for the CPU) per step
             better = loss.detach() < best_loss
             best_x = x.detach() if best_x is None else torch.where(better, x.detach(), best_x)
             best_loss = torch.where(better, loss.detach(), best_loss)
@@ -544,14 +576,12 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
 
 # ----------------------------------------------------------------------------- distillation
 def kd_batches(n, steps, batch, device):
-    """(steps, batch) indices into the n images of M: shuffled passes, one after another, a new
-    pass every epoch (the authors' shuffled DataLoader over the whole bank, rebuilt every epoch)."""
+    """(steps, batch) indices into M's n images: shuffled passes, new each epoch (the authors' reshuffled loader)."""
     passes = -(-steps * batch // n)  # ceil; the paper's first KD epoch: 2.5 passes over 80,800 images
     return torch.cat([torch.randperm(n, device=device) for _ in range(passes)])[:steps * batch].view(steps, batch)
 
 def kd_step(student, teacher, opt, x, mean, std, *, T, flip=True, amp=False):
-    """One student update on L_KD over a batch x of M (uint8, on the device: no loader, no host
-    copy). Teacher and student see the same augmented images; only the student learns."""
+    """One student update on L_KD over a uint8 batch x of M, on the device; T and S see the same augmented images."""
     x = augment(x.float() / 255, mean, std, flip)
     with torch.autocast(x.device.type, torch.bfloat16, enabled=amp):  # T is frozen: it builds no graph
         loss = kd_loss(student(x), teacher(x), T)
@@ -559,15 +589,19 @@ def kd_step(student, teacher, opt, x, mean, std, *, T, flip=True, amp=False):
     return loss.detach()
 
 def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=None, out_dir=None):
-    """The NAYER schedule (the procedure in the module docstring) for any two BN classifiers; returns (student,
-    history). out_dir: metrics, samples, checkpoints, --resume. Host syncs: none in the steps, two in the loop
-    (marked), and in the bookkeeping (evaluation, checkpoint)."""
+    """The NAYER schedule (the module docstring's procedure) for any two BN classifiers -> (student, history).
+    out_dir: metrics, samples, checkpoints, --resume. Host syncs: none in the steps, two in the loop (marked)."""
     device, (ch, H, W) = pick_device(args.device), image_shape
-    amp, C, B, flip = use_amp(args, device), lte.shape[0], args.synthesis_batch_size, args.flip == "on"
+    amp, C, B = amp_choice(args, device)[0], lte.shape[0], args.synthesis_batch_size
+    flip_g, flip_kd = args.flip == "on", args.flip in ("on", "kd")  # "kd": the authors' Tiny-ImageNet synthesis
     check_batch(B, C)  # C: the rows of the caller's table, not the CLI's --dataset
     if H % 4 or W % 4:
         raise NayerError(f"image size {H}x{W}: the generator upsamples twice, so both sides must be multiples of 4")
-    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    if isinstance(eval_loader, collections.abc.Iterator):  # a generator or iterator: one pass only,
+        eval_loader = list(eval_loader)  # but evaluation recurs every --eval-every epochs: read it once, now
+    if eval_loader is not None and not eval_loader:
+        raise NayerError("the evaluation batches are empty: pass an iterable of (images, labels), or None")
+    fmt = torch.channels_last  # cuDNN's fast layout; on a CPU as fast or faster (RESULTS §7): one tested path
     teacher = teacher.to(device, memory_format=fmt).eval().requires_grad_(False)  # T: frozen for good
     student = student.to(device, memory_format=fmt)
     mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
@@ -600,7 +634,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
         g_sums = torch.zeros(4, device=device)  # sums of L_BN, L_OH, L_ADV, L_G over the epoch
         for _ in range(n_rounds):
             x, sums = synthesize_round(G, teacher, student, bn_loss, y, mean, std, g_steps=args.g_steps, lr_g=args.lr_g,
-                                       weights=(args.bn, args.oh, args.adv), use_adv=not warm, flip=flip, amp=amp)
+                                       weights=(args.bn, args.oh, args.adv), use_adv=not warm, flip=flip_g, amp=amp)
             M[n:n + B] = (x * 255).round().to(torch.uint8); n += B  # 8-bit like the PNGs; M only grows
             g_sums += sums
         if device.type == "cuda":
@@ -611,7 +645,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
         kd_sum = torch.zeros((), device=device)  # sum of L_KD
         if not warm:
             for idx in kd_batches(n, args.kd_steps, args.batch_size, device):  # (batch,) indices into M
-                kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], mean, std, T=args.T, flip=flip, amp=amp)
+                kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], mean, std, T=args.T, flip=flip_kd, amp=amp)
             sched.step()  # one cosine step per post-warm-up epoch
         # epoch means: (L_BN, L_OH, L_ADV, L_G) per generator step, L_KD per KD step
         losses = torch.cat([g_sums / (n_rounds * args.g_steps), kd_sum[None] / args.kd_steps]).tolist()  # sync 2
@@ -631,8 +665,8 @@ def check_out_dir(out_dir, resume):
         raise NayerError(f"{out_dir} already holds a run (checkpoint.pt): add --resume, or pick another --out")
 
 def start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M):
-    """Start afresh, or resume exactly: student, G, optimiser, cosine step, M, BN EMA and RNG, so that a
-    resumed run's metrics equal an uninterrupted run's. Returns (first epoch, images in M, history)."""
+    """Start afresh, or resume exactly (student, G, optimiser, cosine step, M, BN EMA, RNG: the metrics of an
+    uninterrupted run). Returns (first epoch, images in M, history)."""
     check_out_dir(out_dir, args.resume)
     start, n, history, ckpt = 0, 0, [], out_dir and Path(out_dir) / "checkpoint.pt"
     if out_dir is None:
@@ -657,9 +691,8 @@ def start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M):
     return start, n, history
 
 def end_epoch(epoch, warm, losses, lr, n, times, samples, history, args, out_dir, snapshot, eval_S):
-    """Stop on a NaN before anything is overwritten, evaluate, print one line, append to metrics.jsonl,
-    save a sample grid and the checkpoint (atomic, every epoch: a Ctrl-C or a kill loses at most the
-    current epoch, which --resume redoes)."""
+    """Stop on a NaN before anything is overwritten, evaluate, print one line, append to metrics.jsonl, save a
+    sample grid and the checkpoint (atomic, every epoch: a kill loses at most the epoch, which --resume redoes)."""
     for name, v in zip(["bn", "oh", "adv", "g", "kd"], losses):
         if not math.isfinite(v):
             raise NayerError(f"loss_{name} is {v} in epoch {epoch + 1}; the checkpoint of epoch {epoch} is "
@@ -692,8 +725,7 @@ def atomic_save(obj, path):
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(model, loader, device, amp=False):
-    """Top-1 accuracy (%) over any iterable of (normalised images, labels) batches: a list, a DataLoader, a
-    generator. One pass (a generator can be read only once), one host sync at the end."""
+    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one host sync."""
     model.eval()
     correct, seen = torch.zeros((), device=device), 0
     for x, y in loader:
@@ -703,24 +735,6 @@ def evaluate(model, loader, device, amp=False):
     if not seen:
         raise NayerError("the evaluation batches are empty: pass an iterable of (images, labels), or None")
     return 100.0 * correct.item() / seen
-
-def benchmark(args, device):
-    """Images/s of synthesis and KD at the configured batch sizes, random weights, no data: `distill` for
-    one warm-up round, then N rounds + N KD steps twice (the first warms up cuDNN and --compile)."""
-    spec, N, B = DATASETS[args.dataset], args.benchmark, args.synthesis_batch_size
-    bench = argparse.Namespace(**{**vars(args), "epochs": 3, "warmup": 1, "warmup_g_loops": 1, "g_loops": N,
-                                  "kd_steps": N, "resume": False})
-    _, history = distill(build_model(args.teacher, spec["classes"]), build_model(args.student, spec["classes"]),
-                         torch.randn(spec["classes"], 512), bench, image_shape=(3, 32, 32), mean=spec["mean"],
-                         std=spec["std"])
-    synth, kd = history[-1]["ips_synth"], history[-1]["ips_kd"]
-    epoch_s = args.g_loops * B / synth + args.kd_steps * args.batch_size / kd  # at the configured loop counts
-    mem = f"; peak memory {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} GiB" if device.type == "cuda" else ""
-    print(f"benchmark {args.teacher}->{args.student} on {device} (amp {use_amp(args, device)}, "
-          f"{torch.get_num_threads()} threads): synthesis {synth:.1f} bank img/s ({synth * args.g_steps:.0f} "
-          f"generator img/s, batch {B}, {args.g_steps} steps); KD {kd:.0f} img/s (batch {args.batch_size}); "
-          f"one post-warm-up epoch ~ {epoch_s:.1f}s{mem}")
-    return dict(synth_img_s=synth, kd_img_s=kd, epoch_s=epoch_s)
 
 # ----------------------------------------------------------------------------- main
 def run(args):
@@ -732,34 +746,32 @@ def run(args):
     print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
           + f" | precision: {'bf16 autocast' if amp else 'fp32'} ({why})", flush=True)
     check_batch(args.synthesis_batch_size, spec["classes"])  # K-to-1 with the data set's C
-    if args.benchmark:
-        return benchmark(args, device)
     check_out_dir(args.out, args.resume)  # before any long work
-    # the test split: evaluation only, and the class names for the label-text embedding. Batches of
-    # 1000 (normalised images, labels): 10k CIFAR test images are 120 MB as floats, so no DataLoader
-    x_test, y_test, classes = load_cifar(args.dataset, args.data_root, train=False)
+    # the test split (Tiny-ImageNet: val) for evaluation only, and the class names for e_y; batches of 1000
+    x_test, y_test, classes = load_split(args, train=False)
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (spec["mean"], spec["std"]))
-    x_test = (x_test.float() / 255 - mean) / std                                                   # (N, 3, 32, 32)
+    x_test = (x_test.float() / 255 - mean) / std                                                   # (N, 3, H, W)
     eval_loader = [(x_test[i:i + 1000], y_test[i:i + 1000]) for i in range(0, len(y_test), 1000)]
     teacher = build_model(args.teacher, spec["classes"]).to(device)
     if os.path.exists(args.teacher_ckpt):  # the usual case: a given, trained teacher
         obj = load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
-        # never a silently wrong teacher: a file the fallback below wrote says how long it was trained
-        trained = obj.get("train_teacher_epochs") if isinstance(obj, dict) else None
-        if trained not in (None, args.train_teacher_epochs) and args.teacher_ckpt == default_teacher_ckpt(args):
+        trained, size = obj.get("train_teacher_epochs"), obj.get("image_size")  # a dict: load_checkpoint_into
+        if size not in (None, args.image_size):
+            raise NayerError(f"{args.teacher_ckpt} holds a teacher trained at {size} px: pass --image-size {size}")
+        if trained not in (None, args.train_teacher_epochs) and args.teacher_ckpt == TEACHER_CKPT.format(**vars(args)):
             raise NayerError(f"{args.teacher_ckpt} holds a teacher this script trained for {trained} epochs, not the "
-                             f"{args.train_teacher_epochs} of --train-teacher-epochs: delete it to retrain, or pass "
-                             f"--teacher-ckpt to use that file (or to train into another)")
+                             f"{args.train_teacher_epochs} asked: delete it to retrain, or name it in --teacher-ckpt")
     else:
-        x_train, y_train, _ = load_cifar(args.dataset, args.data_root, train=True)
+        x_train, y_train, _ = load_split(args, train=True)
         train_teacher(teacher, x_train, y_train, args, mean, std, device, eval_loader, amp)
     t_acc = evaluate(teacher, eval_loader, device, amp)
     print(f"teacher {args.teacher}: test accuracy {t_acc:.2f}%", flush=True)
     lte = lte_table(args, classes, args.out)  # e_y for every class, (C, D)
     print(f"label-text embedding: {tuple(lte.shape)} ({args.lte_file or args.text_encoder}, prompt {args.prompt!r})")
     torch.manual_seed(args.seed)  # same start whether the teacher was trained or loaded
-    student, history = distill(teacher, build_model(args.student, spec["classes"]), lte, args, image_shape=(3, 32, 32),
-                               mean=spec["mean"], std=spec["std"], eval_loader=eval_loader, out_dir=args.out)
+    student, history = distill(teacher, build_model(args.student, spec["classes"]), lte, args,
+                               image_shape=(3, args.image_size, args.image_size), mean=spec["mean"], std=spec["std"],
+                               eval_loader=eval_loader, out_dir=args.out)
     accs = [h["acc"] for h in history if h["acc"] is not None]  # the last epoch is always evaluated
     summary = dict(teacher_acc=t_acc, final_acc=accs[-1], best_acc_on_test=max(accs), epochs=args.epochs, out=args.out)
     torch.save({"state_dict": student.state_dict(), "arch": args.student, "acc": summary["final_acc"]},
@@ -779,7 +791,7 @@ def main(argv=None):
         print(f"nayer.py: error: {e}", file=sys.stderr)
         raise SystemExit(e.code)
     except KeyboardInterrupt:  # Ctrl-C: no handler needed, the last epoch's checkpoint is intact
-        saved = args is not None and not args.benchmark and (Path(args.out) / "checkpoint.pt").exists()
+        saved = args is not None and (Path(args.out) / "checkpoint.pt").exists()
         print("nayer.py: interrupted; " + (f"{args.out}/checkpoint.pt holds the last finished epoch: rerun the "
               "same command with --resume to continue" if saved else "nothing was saved"), file=sys.stderr)
         raise SystemExit(130)

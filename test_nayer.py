@@ -370,6 +370,55 @@ def test_synthesis_round_without_amp_gives_the_plain_fp32_losses():
     assert torch.allclose(sums, want, rtol=1e-5, atol=1e-6)
 
 
+def test_channels_last_synthesis_round_and_kd_step_match_contiguous():
+    """The memory format CUDA runs use (and `distill` on the CPU too) gives the same numbers: one synthesis step
+    (its images, losses and G's gradients) and two SGD steps of KD. One step, not more: Adam's first update is
+    about lr * sign(grad), so a float-level difference in a near-zero gradient becomes a full lr step."""
+    torch.manual_seed(0)
+    T, S = (nayer.build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
+    G, y, m = nayer.Generator(torch.randn(10, 12), (3, 16, 16), 2, 16), torch.arange(10).repeat(2), torch.full((1, 3, 1, 1), .5)
+    x_bank, outs = torch.randint(0, 256, (16, 3, 16, 16), dtype=torch.uint8), []
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        t, s, g = (copy.deepcopy(net).to(memory_format=fmt) for net in (T, S, G))
+        torch.manual_seed(1)
+        x, sums = nayer.synthesize_round(g, t, s, nayer.BNStatLoss(t, 0.9), y, m, m, g_steps=1, lr_g=4e-3,
+                                         weights=(10, 0.5, 1.33))
+        grads = [p.grad.clone() for p in g.parameters() if p.grad is not None]  # kept after the round's step
+        s.train().requires_grad_(True)
+        opt = torch.optim.SGD(s.parameters(), lr=0.1, momentum=0.9)
+        kd = [nayer.kd_step(s, t, opt, x_bank, m, m, T=20.0) for _ in range(2)]
+        outs.append([x, sums, torch.stack(kd), s.conv1.weight.detach().clone()] + grads)
+        if fmt == torch.channels_last:
+            assert s.conv1.weight.is_contiguous(memory_format=torch.channels_last)  # the format did hold
+    assert len(outs[0]) == len(outs[1]) > 8  # G's gradients are there (noisy layer, fc, decoder)
+    for a, b in zip(*outs):
+        assert (a - b).abs().max() <= 1e-3 * a.abs().max() + 1e-6, (a - b).abs().max()  # float order only
+    teacher = TinyNet()  # and `distill` runs in that format on the CPU too: one code path for both devices
+    args = nayer.parse_args(["--device", "cpu", "--epochs", "2", "--warmup", "1", "--g-steps", "1", "--warmup-g-loops",
+                             "1", "--g-loops", "1", "--kd-steps", "1", "--synthesis-batch-size", "10", "--batch-size",
+                             "4", "--le-emb-size", "8"])
+    nayer.distill(teacher, TinyNet(), torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,), std=(0.5,))
+    assert teacher.body[3].weight.is_contiguous(memory_format=torch.channels_last)  # (16, 8, 3, 3)
+
+
+def test_flip_kd_flips_only_in_kd_and_the_crop_pad_is_the_authors(monkeypatch):
+    seen, real = [], nayer.crop_flip
+    def spy(x, dy, dx, flip, pad):
+        seen.append((x.requires_grad, bool(flip.any()), pad))  # requires_grad: G's output, i.e. synthesis
+        return real(x, dy, dx, flip, pad)
+    monkeypatch.setattr(nayer, "crop_flip", spy)
+    args = nayer.parse_args(["--device", "cpu", "--epochs", "2", "--warmup", "1", "--g-steps", "2",
+                             "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "2", "--synthesis-batch-size",
+                             "40", "--batch-size", "64", "--le-emb-size", "8", "--flip", "kd"])
+    nayer.distill(TinyNet(ch=3), TinyNet(ch=3), torch.randn(10, 6), args, image_shape=(3, 16, 16),
+                  mean=(0.5,) * 3, std=(0.5,) * 3)
+    for side, pad in ((8, 1), (16, 2), (32, 4), (64, 4)):  # side/8, at most 4: the authors' padding 4
+        nayer.augment(torch.rand(2, 3, side, side), 0, 1)
+        assert seen[-1][2] == pad
+    synth, kd = [f for g, f, _ in seen[:-4] if g], [f for g, f, _ in seen[:-4] if not g]
+    assert len(synth) == 4 and not any(synth) and len(kd) == 2 and all(kd)  # 40 or 64 coin flips: some land
+
+
 def test_bf16_autocast_keeps_the_losses_close_to_fp32():
     teacher, student = TinyNet().eval().requires_grad_(False), TinyNet(width=4).eval().requires_grad_(False)
     sums = []
@@ -402,19 +451,19 @@ def test_bf16_by_default_exactly_where_the_hardware_computes_it(monkeypatch, mac
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: arm_bf16)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: cc)
     device = torch.device("cpu" if cc is None else "cuda")  # a device object; nothing runs on it
-    assert nayer.use_amp(nayer.parse_args([]), device) is want
-    assert nayer.use_amp(nayer.parse_args(["--amp"]), device) is True  # forced either way
-    assert nayer.use_amp(nayer.parse_args(["--no-amp"]), device) is False
+    assert nayer.amp_choice(nayer.parse_args([]), device)[0] is want
+    assert nayer.amp_choice(nayer.parse_args(["--amp"]), device)[0] is True  # forced either way
+    assert nayer.amp_choice(nayer.parse_args(["--no-amp"]), device)[0] is False
 
 
-def test_the_config_line_says_which_precision_and_why(monkeypatch, capsys):
+def test_the_config_line_says_which_precision_and_why(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(nayer, "native_bf16", lambda device: (False, "CPU without native bf16 (faked)"))
-    small = ["--benchmark", "1", "--device", "cpu", "--teacher", "wrn16_1", "--student", "wrn16_1", "--g-steps", "1",
-             "--synthesis-batch-size", "10", "--batch-size", "8", "--le-emb-size", "8"]
-    nayer.main(small)
-    assert "| precision: fp32 (CPU without native bf16 (faked))" in capsys.readouterr().out
-    nayer.main(small + ["--no-amp"])
-    assert "| precision: fp32 (--no-amp)" in capsys.readouterr().out
+    torch.save({}, tmp_path / "checkpoint.pt")  # a busy --out: main stops right after the config line
+    small = ["--device", "cpu", "--out", str(tmp_path)]
+    for extra, why in (([], "fp32 (CPU without native bf16 (faked))"), (["--no-amp"], "fp32 (--no-amp)")):
+        with pytest.raises(SystemExit):
+            nayer.main(small + extra)
+        assert f"| precision: {why}" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- label-text embedding
@@ -481,11 +530,102 @@ def test_cifar100_end_to_end(tmp_path):
     assert torch.load(tmp_path / "t.pth", weights_only=True)["state_dict"]["fc.weight"].shape == (100, 64)
 
 
-def test_benchmark_flag_prints_figures():
-    p = run_cli(["--benchmark", "1", "--device", "cpu", "--teacher", "wrn16_1", "--student", "wrn16_1",
-                 "--synthesis-batch-size", "20", "--batch-size", "16", "--g-steps", "2", "--le-emb-size", "32"])
+# ----------------------------------------------------------------------------- Tiny-ImageNet (a fake in the official layout)
+def write_fake_tiny_imagenet(root, n_classes=200):
+    """The official zip's layout: wnids.txt (not sorted, as the real one), words.txt (more lines than classes,
+    synonyms after commas), train/<wnid>/images/*.JPEG (2 a class, the first one greyscale), val/images/*.JPEG
+    labelled by val/val_annotations.txt. Every image of file-order class c is flat, value 20 + c, so that a
+    decoded image tells its class (a flat JPEG decodes within a grey level or two)."""
+    from PIL import Image
+    d = Path(root) / "tiny-imagenet-200"
+    wnids = [f"n{9000 - 7 * c:08d}" for c in range(n_classes)]  # descending: sorted order is the reverse
+    (d / "val" / "images").mkdir(parents=True, exist_ok=True)
+    (d / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    (d / "words.txt").write_text("n00001740\tentity\n" + "".join(f"{w}\tthing {c}, synonym {c}\n"
+                                                                  for c, w in enumerate(wnids)))
+    rows = []
+    for c, w in enumerate(wnids):
+        (d / "train" / w / "images").mkdir(parents=True, exist_ok=True)
+        Image.new("L", (64, 64), 20 + c).save(d / "train" / w / "images" / f"{w}_0.JPEG")
+        Image.new("RGB", (64, 64), (20 + c,) * 3).save(d / "train" / w / "images" / f"{w}_1.JPEG")
+        Image.new("RGB", (64, 64), (20 + c,) * 3).save(d / "val" / "images" / f"val_{c}.JPEG")
+        rows.append(f"val_{c}.JPEG\t{w}\t0\t0\t63\t63\n")
+    (d / "val" / "val_annotations.txt").write_text("".join(rows[::-1]))
+    return root
+
+
+@pytest.fixture(scope="session")
+def timg(tmp_path_factory):
+    return write_fake_tiny_imagenet(tmp_path_factory.mktemp("timg"))
+
+
+def test_tiny_imagenet_defaults_are_the_authors_script_and_cifar_keeps_its_own():
+    a = nayer.parse_args(["--dataset", "tiny_imagenet"])  # scripts/nayer_100.sh, the TinyImageNet line
+    want = dict(teacher="resnet34", student="resnet18", image_size=64, synthesis_batch_size=200, g_steps=60,
+                g_loops=4, warmup_g_loops=20, kd_steps=1000, batch_size=256, lr=0.1, lr_g=4e-3, epochs=120,
+                warmup=20, g_life=10, adv=1.33, bn=10.0, oh=0.5, flip="kd")
+    assert {k: getattr(a, k) for k in want} == want
+    assert nayer.DATASETS["tiny_imagenet"]["mean"] == nayer.DATASETS["tiny_imagenet"]["std"] == (0.5, 0.5, 0.5)
+    c = nayer.parse_args([])
+    assert (c.synthesis_batch_size, c.g_steps, c.g_loops, c.kd_steps, c.batch_size, c.lr, c.flip, c.image_size) == \
+        (400, 30, 2, 400, 512, 0.2, "on", 32)
+    assert nayer.parse_args(["--dataset", "tiny_imagenet", "--g-steps", "5"]).g_steps == 5  # the option wins
+
+
+def test_tiny_imagenet_loader_reads_the_official_layout_and_caches_the_decoded_arrays(timg, monkeypatch):
+    x, y, names = nayer.load_tiny_imagenet(timg, train=True)
+    assert x.shape == (400, 3, 64, 64) and x.dtype == torch.uint8 and y.shape == (400,)
+    assert names == [f"thing {c}" for c in reversed(range(200))]  # sorted wnids; the first synonym
+    value = x.float().mean((1, 2, 3))  # flat images: value 20 + file-order class = 20 + 199 - label
+    assert (value - (219 - y)).abs().max() <= 2
+    grey = x[::2]  # the first image of each class was written greyscale: now 3 equal channels
+    assert grey.shape[1] == 3 and torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
+    xv, yv, _ = nayer.load_tiny_imagenet(timg, train=False)
+    assert xv.shape == (200, 3, 64, 64) and ((xv.float().mean((1, 2, 3)) - (219 - yv)).abs().max() <= 2)
+    assert (Path(timg) / "tiny-imagenet-200_train_uint8.pt").stat().st_size > 400 * 3 * 64 * 64
+    from PIL import Image
+    monkeypatch.setattr(Image, "open", lambda *a, **k: 1 / 0)  # a second start decodes nothing
+    x2, y2, _ = nayer.load_tiny_imagenet(timg, train=True)
+    assert torch.equal(x2, x) and torch.equal(y2, y)
+
+
+def timg_cli(root, out, *extra):
+    torch.manual_seed(0)
+    lte = Path(out).parent / "lte200.pt"  # beside the run: the data folder may be missing on purpose
+    torch.save(torch.randn(200, 8), lte)
+    return ["--dataset", "tiny_imagenet", "--data-root", root, "--device", "cpu", "--teacher", "wrn16_1",
+            "--student", "wrn16_1", "--train-teacher-epochs", "1", "--epochs", "2", "--warmup", "1",
+            "--warmup-g-loops", "1", "--g-loops", "1", "--g-steps", "1", "--kd-steps", "2", "--batch-size", "16",
+            "--le-emb-size", "8", "--lte-file", lte, "--no-amp", "--out", out, *extra]
+
+
+def test_tiny_imagenet_end_to_end_at_a_chosen_image_size(timg, tmp_path):
+    teacher = tmp_path / "teacher16.pth"
+    p = run_cli(timg_cli(timg, tmp_path / "a", "--image-size", "16", "--teacher-ckpt", teacher))
     assert p.returncode == 0, p.stderr[-3000:]
-    assert "bank img/s" in p.stdout and "KD" in p.stdout and "epoch" in p.stdout
+    assert "REAL tiny_imagenet training split" in p.stdout and "final student test accuracy" in p.stdout
+    assert "flip=kd" in p.stdout and "synthesis_batch_size=200" in p.stdout  # K = 1 copy of 200 classes
+    assert [r["bank"] for r in metrics(tmp_path / "a")] == [200, 400]
+    from PIL import Image
+    assert Image.open(tmp_path / "a" / "samples_epoch002.png").size[1] > 200 * 16  # 16 px images, a row a class
+    assert torch.load(teacher, weights_only=True)["image_size"] == 16
+    p = run_cli(timg_cli(timg, tmp_path / "b", "--image-size", "32", "--teacher-ckpt", teacher))
+    one_line_error(p, 2, "16 px", "--image-size")  # a teacher trained at 16 px is never used at 32 px
+    assert "decoding" not in p.stdout  # the cache of the first run
+
+
+def test_tiny_imagenet_missing_or_damaged_folder_and_bad_image_size_exit_2_with_one_line(timg, tmp_path):
+    import shutil
+    one_line_error(run_cli(timg_cli(tmp_path / "none", tmp_path / "a")), 2, "not found in", "tiny-imagenet-200")
+    one_line_error(run_cli(timg_cli(timg, tmp_path / "a", "--image-size", "30")), 2, "--image-size 30", "multiples of 4", "try 28")
+    bad = tmp_path / "bad"
+    shutil.copytree(Path(timg) / "tiny-imagenet-200", bad / "tiny-imagenet-200")
+    wnid = sorted((bad / "tiny-imagenet-200" / "wnids.txt").read_text().split())[5]
+    shutil.rmtree(bad / "tiny-imagenet-200" / "train" / wnid / "images")
+    one_line_error(run_cli(timg_cli(bad, tmp_path / "b", "--teacher-ckpt", tmp_path / "t.pth")), 2, "damaged",
+                   wnid, "official zip")  # no teacher file: the training split is read, and a class is empty
+    (bad / "tiny-imagenet-200" / "val" / "val_annotations.txt").unlink()
+    one_line_error(run_cli(timg_cli(bad, tmp_path / "c")), 2, "damaged", "val_annotations.txt")
 
 
 # ----------------------------------------------------------------------------- robustness
@@ -500,7 +640,7 @@ def test_bad_options_raise_in_the_library_and_exit_2_with_one_line_in_the_cli(ar
         nayer.parse_args(argv)
     assert needle in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(SystemExit) as e:
-        nayer.main(argv + ["--benchmark", "1"])
+        nayer.main(argv)
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert e.value.code == 2 and len(err) == 1 and needle in err[0], err
 
@@ -508,7 +648,7 @@ def test_bad_options_raise_in_the_library_and_exit_2_with_one_line_in_the_cli(ar
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_cuda_requested_without_cuda(capsys):
     with pytest.raises(SystemExit) as e:
-        nayer.main(["--device", "cuda", "--benchmark", "1"])
+        nayer.main(["--device", "cuda"])
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert e.value.code == 2 and len(err) == 1 and "--device cpu" in err[0], err
 
@@ -657,6 +797,14 @@ def test_distill_on_seven_classes_with_a_dataloader_and_with_a_generator():
     assert history[-1]["acc"] is not None and acc > 90  # the teacher is a real one
     with pytest.raises(nayer.NayerError, match="empty"):  # the generator is spent: said so, no ZeroDivisionError
         nayer.evaluate(teacher, batches, torch.device("cpu"))
+    # a generator with an evaluation every epoch: read once at the start, so every evaluation sees all batches
+    batches = ((xte[i:i + 50], yte[i:i + 50]) for i in range(0, len(yte), 50))
+    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), nayer.parse_args(
+        SEVEN + ["--synthesis-batch-size", "21"]), image_shape=(1, 8, 8), mean=mean, std=std, eval_loader=batches)
+    assert [h["acc"] is None for h in history] == [True, False, False]
+    with pytest.raises(nayer.NayerError, match="empty"):  # and an empty one is refused before any work
+        nayer.distill(teacher, student, torch.randn(7, 12), nayer.parse_args(SEVEN + ["--synthesis-batch-size", "21"]),
+                      image_shape=(1, 8, 8), mean=mean, std=std, eval_loader=iter([]))
     with pytest.raises(nayer.NayerError, match="multiple of the 7 classes"):
         nayer.distill(teacher, student, torch.randn(7, 12), nayer.parse_args(SEVEN + ["--synthesis-batch-size", "20"]),
                       image_shape=(1, 8, 8), mean=mean, std=std)
@@ -664,7 +812,7 @@ def test_distill_on_seven_classes_with_a_dataloader_and_with_a_generator():
 
 def test_the_cli_still_checks_the_batch_against_its_data_set(capsys):
     with pytest.raises(SystemExit) as e:
-        nayer.main(["--synthesis-batch-size", "15", "--benchmark", "1", "--device", "cpu"])
+        nayer.main(["--synthesis-batch-size", "15", "--device", "cpu"])
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert e.value.code == 2 and len(err) == 1 and "multiple of the 10 classes" in err[0], err
 
