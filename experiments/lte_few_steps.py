@@ -10,7 +10,8 @@ warm-up), recording every step's L_BN and L_OH. Same teacher, table, batch and l
     python experiments/lte_few_steps.py --teacher-ckpt T.pth --lte-file lte.pt --out docs/lte_few_steps.json
 
 The teacher is a wrn16_1 CIFAR-10 checkpoint (README's recipe trains one); the table a (10, D) tensor
-or nayer.py's lte.pt cache. No data is read. The JSON holds, per input and seed, the per-step curves;
+or nayer.py's lte.pt cache. No data is read. Tiny-ImageNet (docs/RESULTS.md section 11): `--dataset
+tiny_imagenet --image-size 32 --synthesis-batch-size 200` with that recipe's teacher and (200, D) table. The JSON holds, per input and seed, the per-step curves;
 the last stdout line summarises mean L_OH at a few steps.
 """
 import argparse, json, sys, time
@@ -24,14 +25,16 @@ import nayer  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--teacher-ckpt", required=True, help="a trained CIFAR-10 teacher (nayer.py's format)")
+    p.add_argument("--dataset", default="cifar10", choices=list(nayer.DATASETS), help="its classes, normalisation")
+    p.add_argument("--image-size", type=int, default=32, help="the teacher's input size (G makes it)")
+    p.add_argument("--teacher-ckpt", required=True, help="a trained teacher of --dataset (nayer.py's format)")
     p.add_argument("--teacher", default="wrn16_1", choices=nayer.ARCHS, help="its architecture")
-    p.add_argument("--lte-file", required=True, help="(10, D) label-text table, or nayer.py's lte.pt cache")
+    p.add_argument("--lte-file", required=True, help="(C, D) label-text table, or nayer.py's lte.pt cache")
     p.add_argument("--inputs", default="lte,onehot,noise", help="generator inputs to compare")
     p.add_argument("--seeds", default="0,1,2", help="one fresh G per input and seed")
     p.add_argument("--rounds", type=int, default=3, help="synthesis rounds after the rebuild (fresh Z each)")
     p.add_argument("--g-steps", type=int, default=30, help="generator steps per round (paper: 30)")
-    p.add_argument("--synthesis-batch-size", type=int, default=100, help="K copies of the 10 classes (README's recipe)")
+    p.add_argument("--synthesis-batch-size", type=int, default=100, help="K copies of the C classes (README's recipe)")
     p.add_argument("--lr-g", type=float, default=4e-3, help="generator Adam learning rate (paper)")
     p.add_argument("--bn", type=float, default=10.0, help="alpha (paper)")
     p.add_argument("--oh", type=float, default=0.5, help="beta (paper)")
@@ -41,7 +44,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    spec = nayer.DATASETS["cifar10"]
+    spec = nayer.DATASETS[args.dataset]
     teacher = nayer.build_model(args.teacher, spec["classes"])
     nayer.load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
     teacher.eval().requires_grad_(False)
@@ -54,7 +57,7 @@ def main(argv=None):
     for gen_input in args.inputs.split(","):
         for seed in map(int, args.seeds.split(",")):
             torch.manual_seed(seed)
-            G = nayer.Generator(table, (3, 32, 32), B // C, 1000, gen_input=gen_input)  # from scratch
+            G = nayer.Generator(table, (3, args.image_size, args.image_size), B // C, 1000, gen_input=gen_input)  # from scratch
             bn_loss, trace, t0 = nayer.BNStatLoss(teacher, 0.9), [], time.time()
             for _ in range(args.rounds):  # warm-up rounds: no L_ADV, so the student plays no part
                 nayer.synthesize_round(G, teacher, teacher, bn_loss, y, mean, std, g_steps=args.g_steps,
