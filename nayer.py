@@ -98,7 +98,7 @@ def parser():
     a("--g-loops", type=int, help=f"synthesis rounds per epoch after warm-up ({per('g_loops')})")
     a("--g-steps", type=int, help=f"generator steps per round ({per('g_steps')})")
     a("--g-life", type=int, default=10, help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
-    a("--synthesis-batch-size", type=int, help=f"images a round, K x C classes ({per('synthesis_batch_size')})")
+    a("--synthesis-batch-size", type=int, help=f"K copies of the C classes ({per('synthesis_batch_size')})")
     a("--batch-size", type=int, help=f"KD batch, drawn from the bank M ({per('batch_size')})")
     a("--kd-steps", type=int, help=f"student steps per epoch after warm-up ({per('kd_steps')})")
     # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (betas 0.5, 0.999)
