@@ -46,6 +46,24 @@ def table(record):
               f"| {statistics.mean(r['train_s'] for r in rs):.0f} |")
 
 
+def few_steps_curves(ax, few, colours, names):
+    """lte_few_steps.py's L_OH curves on ax: per input the mean over seeds, the min-max band, and a dotted line
+    where each new round (fresh Z) starts. Returns the steps a round."""
+    g = few["args"]["g_steps"]
+    for inp in few["args"]["inputs"].split(","):
+        curves = [c["loss_oh"] for k, c in few["curves"].items() if k.startswith(inp + "/")]
+        n = len(curves[0])
+        mean = [statistics.mean(c[i] for c in curves) for i in range(n)]
+        lo = [min(c[i] for c in curves) for i in range(n)]
+        hi = [max(c[i] for c in curves) for i in range(n)]
+        x = range(1, n + 1)
+        ax.plot(x, mean, color=colours[inp], label=f"{names[inp]} ({len(curves)} seeds)")
+        ax.fill_between(x, lo, hi, color=colours[inp], alpha=0.2)
+    for r in range(g, n, g):
+        ax.axvline(r + 0.5, color="k", lw=0.5, ls=":")
+    return g
+
+
 def draw(record, out):
     import matplotlib
     matplotlib.use("Agg")
@@ -67,18 +85,7 @@ def draw(record, out):
     a.legend()
     few = record.get("few_steps")
     if few:
-        g = few["args"]["g_steps"]
-        for inp in few["args"]["inputs"].split(","):
-            curves = [c["loss_oh"] for k, c in few["curves"].items() if k.startswith(inp + "/")]
-            n = len(curves[0])
-            mean = [statistics.mean(c[i] for c in curves) for i in range(n)]
-            lo = [min(c[i] for c in curves) for i in range(n)]
-            hi = [max(c[i] for c in curves) for i in range(n)]
-            x = range(1, n + 1)
-            b.plot(x, mean, color=colours[inp], label=f"{names[inp]} ({len(curves)} seeds)")
-            b.fill_between(x, lo, hi, color=colours[inp], alpha=0.2)
-        for r in range(g, n, g):
-            b.axvline(r + 0.5, color="k", lw=0.5, ls=":")
+        g = few_steps_curves(b, few, colours, names)
         b.set(xlabel=f"generator step after G is built (new Z every {g} steps)", ylabel="L_OH (teacher CE)",
               title="a fresh generator learning", yscale="log")
         b.legend()

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
 import nayer  # noqa: E402
-from plot_lte_claim import collect, table  # noqa: E402  same run-folder names and table as section 5
+from plot_lte_claim import collect, few_steps_curves, table  # noqa: E402  as section 5's runs and curves
 
 
 def per_class(runs, data_root, steps):
@@ -80,16 +80,7 @@ def draw(record, out):
     a.legend()
     few = record.get("few_steps")
     if few:
-        g = few["args"]["g_steps"]
-        for inp in few["args"]["inputs"].split(","):
-            curves = [cv["loss_oh"] for k, cv in few["curves"].items() if k.startswith(inp + "/")]
-            n, x = len(curves[0]), range(1, len(curves[0]) + 1)
-            b.plot(x, [statistics.mean(cv[i] for cv in curves) for i in range(n)], color=colours[inp],
-                   label=f"{names[inp]} ({len(curves)} seeds)")
-            b.fill_between(x, [min(cv[i] for cv in curves) for i in range(n)],
-                           [max(cv[i] for cv in curves) for i in range(n)], color=colours[inp], alpha=0.2)
-        for r in range(g, n, g):
-            b.axvline(r + 0.5, color="k", lw=0.5, ls=":")
+        g = few_steps_curves(b, few, colours, names)
         b.axhline(5.298, color="k", lw=0.8, ls="--", label="uniform guess, ln 200")
         b.set(xlabel=f"generator step after G is built (new Z every {g} steps)", ylabel="L_OH (teacher CE)",
               title="a fresh generator learning, 200 classes")
