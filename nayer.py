@@ -41,7 +41,7 @@ ARCHS = ["resnet18", "resnet34", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2", "vg
 # Per data set: normalisation and each setting the authors' scripts (scripts/nayer_100.sh) set differently;
 # `parse_args` fills options left unset from here. CIFAR-10's std is the archive teachers' conventional value, not
 # the split's (0.247, 0.243, 0.262): a teacher must see its training normalisation. Tiny-ImageNet: their ResNet-34
-# -> ResNet-18 line, mean = std = 0.5, batch 200 = K 1 x 200 classes, flips in KD only (synthesis: a bare crop).
+# -> ResNet-18 line, mean = std = 0.5, batch 200 = K 1 x 200 classes, flips in synthesis too (as their runs do).
 CIFAR = dict(image_size=32, teacher="resnet34", student="resnet18", synthesis_batch_size=400, warmup_g_loops=10,
              g_loops=2, kd_steps=400, batch_size=512, lr=0.2, flip="on")
 DATASETS = {
@@ -49,7 +49,7 @@ DATASETS = {
     "cifar100": dict(CIFAR, classes=100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), g_steps=40),
     "tiny_imagenet": dict(classes=200, mean=(0.5,) * 3, std=(0.5,) * 3, image_size=64, teacher="resnet34",
                           student="resnet18", synthesis_batch_size=200, warmup_g_loops=20, g_loops=4, g_steps=60,
-                          kd_steps=1000, batch_size=256, lr=0.1, flip="kd"),
+                          kd_steps=1000, batch_size=256, lr=0.1, flip="on"),
 }
 PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mean", "std")]  # options set from here
 TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the checkpoint archive shared by DFKD papers
@@ -593,7 +593,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
     out_dir: metrics, samples, checkpoints, --resume. Host syncs: none in the steps, two in the loop (marked)."""
     device, (ch, H, W) = pick_device(args.device), image_shape
     amp, C, B = amp_choice(args, device)[0], lte.shape[0], args.synthesis_batch_size
-    flip_g, flip_kd = args.flip == "on", args.flip in ("on", "kd")  # "kd": the authors' Tiny-ImageNet synthesis
+    flip_g, flip_kd = args.flip == "on", args.flip in ("on", "kd")  # kd: their NAYER's unreached Tiny branch
     check_batch(B, C)  # C: the rows of the caller's table, not the CLI's --dataset
     if H % 4 or W % 4:
         raise NayerError(f"image size {H}x{W}: the generator upsamples twice, so both sides must be multiples of 4")

@@ -563,7 +563,7 @@ def test_tiny_imagenet_defaults_are_the_authors_script_and_cifar_keeps_its_own()
     a = nayer.parse_args(["--dataset", "tiny_imagenet"])  # scripts/nayer_100.sh, the TinyImageNet line
     want = dict(teacher="resnet34", student="resnet18", image_size=64, synthesis_batch_size=200, g_steps=60,
                 g_loops=4, warmup_g_loops=20, kd_steps=1000, batch_size=256, lr=0.1, lr_g=4e-3, epochs=120,
-                warmup=20, g_life=10, adv=1.33, bn=10.0, oh=0.5, flip="kd")
+                warmup=20, g_life=10, adv=1.33, bn=10.0, oh=0.5, flip="on")
     assert {k: getattr(a, k) for k in want} == want
     assert nayer.DATASETS["tiny_imagenet"]["mean"] == nayer.DATASETS["tiny_imagenet"]["std"] == (0.5, 0.5, 0.5)
     c = nayer.parse_args([])
@@ -604,7 +604,7 @@ def test_tiny_imagenet_end_to_end_at_a_chosen_image_size(timg, tmp_path):
     p = run_cli(timg_cli(timg, tmp_path / "a", "--image-size", "16", "--teacher-ckpt", teacher))
     assert p.returncode == 0, p.stderr[-3000:]
     assert "REAL tiny_imagenet training split" in p.stdout and "final student test accuracy" in p.stdout
-    assert "flip=kd" in p.stdout and "synthesis_batch_size=200" in p.stdout  # K = 1 copy of 200 classes
+    assert "flip=on" in p.stdout and "synthesis_batch_size=200" in p.stdout  # K = 1 copy of 200 classes
     assert [r["bank"] for r in metrics(tmp_path / "a")] == [200, 400]
     from PIL import Image
     assert Image.open(tmp_path / "a" / "samples_epoch002.png").size[1] > 200 * 16  # 16 px images, a row a class

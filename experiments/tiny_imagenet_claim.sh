@@ -15,7 +15,7 @@ for cell in $CELLS; do
   python nayer.py --dataset tiny_imagenet --data-root "$DATA" --image-size 32 --device cpu \
     --teacher wrn16_1 --student wrn16_1 --teacher-ckpt "$TEACHER" --lte-file "$LTE" \
     --epochs 20 --warmup 4 --warmup-g-loops 3 --g-loops 2 --synthesis-batch-size 200 --batch-size 128 \
-    --kd-steps 50 --lr 0.1 --eval-every 4 --no-amp \
+    --kd-steps 50 --lr 0.1 --eval-every 4 --flip kd --no-amp \
     --generator-input "$input" --g-steps "${g#g}" --seed "${seed#s}" --out "$RUNS/$cell" > "$RUNS/$cell.log" 2>&1
   tail -1 "$RUNS/$cell.log"
 done
