@@ -13,6 +13,10 @@ the post-warm-up epochs (eta_min lr/1000, as nayer.py); test accuracy every --ev
         --teacher-ckpt T.pth --lte-file lte.pt --seed 0        # README's recipe schedule by default
 
 T.pth: nayer.py's wrn16_1 teacher; lte.pt: the (10, D) table nayer.py cached (or any (C, D) tensor).
+`--dataset tiny_imagenet --image-size 32` (docs/RESULTS.md section 11): their Tiny-ImageNet path (200 classes,
+mean = std = 0.5, their crop + flip for KD) at the CPU recipe's size, scored on nayer.py's own val pixels.
+EASY TO MISS: their NAYER class skips the synthesis flip only when given dataset="tiny_imagenet", and their
+datafree_kd.py never passes it for Tiny-ImageNet, so their runs flip; `--synthesis-flip` picks either.
 Last stdout line: one JSON object (history with cumulative training seconds, final accuracy, patches).
 """
 import argparse, shutil, sys, tempfile
@@ -28,6 +32,10 @@ def parse_args(argv=None):
     pc.common_args(p, epochs=30)
     a = p.add_argument
     a("--lte-file", required=True, help="(C, D) label-text table, or nayer.py's lte.pt cache")
+    a("--dataset", default="cifar10", choices=["cifar10", "tiny_imagenet"], help="test split, classes, normalisation")
+    a("--image-size", type=int, default=32, help="G's output and the test images' size (Tiny-ImageNet: resized)")
+    a("--synthesis-flip", choices=["on", "off"], default="on",
+      help="on: as datafree_kd.py builds NAYER (no dataset= given); off: dataset='tiny_imagenet' passed (bare crop)")
     a("--gwp-loops", type=int, default=4, help="synthesis rounds per warm-up epoch (README's recipe)")
     a("--g-loops", type=int, default=2, help="synthesis rounds per epoch after warm-up")
     a("--g-steps", type=int, default=10, help="generator steps per round (README's recipe)")
@@ -41,20 +49,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    datafree, teacher, student, norm, transform, test = pc.setup(args)
+    datafree, teacher, student, norm, transform, test = pc.setup(args, args.dataset, args.image_size)
     from datafree.synthesis.nayer import NAYER
     from datafree.models.generator import NLGenerator
     import torch
     lte = torch.load(args.lte_file, map_location="cpu", weights_only=True)
     lte = (lte["table"] if isinstance(lte, dict) else lte).float()  # (C, D)
-    generator = NLGenerator(ngf=64, img_size=32, nc=3, nl=lte.shape[0], label_emb=lte, le_emb_size=1000,
+    S = args.image_size
+    if args.synthesis_flip == "off":
+        pc.PATCHES.append("NAYER(dataset='tiny_imagenet'): their class's synthesis augmentation without the flip")
+    generator = NLGenerator(ngf=64, img_size=S, nc=3, nl=lte.shape[0], label_emb=lte, le_emb_size=1000,
                             le_size=lte.shape[1], sbz=args.synthesis_batch_size)
     pool = tempfile.mkdtemp(prefix="official_nayer_pool_")
-    synthesizer = NAYER(teacher, student, generator, num_classes=lte.shape[0], img_size=(3, 32, 32),
+    synthesizer = NAYER(teacher, student, generator, num_classes=lte.shape[0], img_size=(3, S, S),
                         save_dir=pool, device="cpu", transform=transform, normalizer=datafree.utils.Normalizer(**norm),
                         synthesis_batch_size=args.synthesis_batch_size, sample_batch_size=args.batch_size,
                         g_steps=args.g_steps, warmup=args.warmup, lr_g=args.lr_g, adv=args.adv, bn=args.bn,
-                        oh=args.oh, bn_mmt=0.9, g_life=args.g_life, g_loops=args.g_loops, gwp_loops=args.gwp_loops)
+                        oh=args.oh, bn_mmt=0.9, g_life=args.g_life, g_loops=args.g_loops, gwp_loops=args.gwp_loops,
+                        **(dict(dataset="tiny_imagenet") if args.synthesis_flip == "off" else {}))
     pc.distill(args, "authors_nayer", synthesizer, teacher, student, datafree, test)
     shutil.rmtree(pool, ignore_errors=True)
 

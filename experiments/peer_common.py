@@ -54,10 +54,10 @@ def import_peer(root, stubs=("termcolor", "xlsxwriter", "pandas")):
     return registry, datafree
 
 
-def load_teacher_student(registry, teacher_arch, student_arch, ckpt):
+def load_teacher_student(registry, teacher_arch, student_arch, ckpt, num_classes=10):
     with contextlib.redirect_stdout(open(os.devnull, "w")):  # registry.get_model prints the name
-        teacher = registry.get_model(teacher_arch, num_classes=10)
-        student = registry.get_model(student_arch, num_classes=10)
+        teacher = registry.get_model(teacher_arch, num_classes=num_classes)
+        student = registry.get_model(student_arch, num_classes=num_classes)
     sd = torch.load(ckpt, map_location="cpu", weights_only=True)
     teacher.load_state_dict(sd.get("state_dict", sd), strict=True)  # nayer.py's teachers load as they are
     return teacher.eval(), student
@@ -69,6 +69,17 @@ def cifar10_test(data_root, mean, std):
     x = torch.tensor(d["data"]).view(-1, 3, 32, 32).float() / 255  # (N, 3072) -> (N, 3, 32, 32)
     x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     y = torch.tensor(d["labels"])
+    return [(x[i:i + 1000], y[i:i + 1000]) for i in range(0, len(y), 1000)]
+
+
+def tiny_imagenet_val(data_root, image_size, mean, std):
+    """The 10,000 Tiny-ImageNet val images exactly as nayer.py reads them (its loader and its one antialiased
+    resize to --image-size, so both sides are scored on the same pixels), normalised, in batches of 1000."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import nayer
+    x, y, _ = nayer.load_split(types.SimpleNamespace(dataset="tiny_imagenet", data_root=data_root,
+                                                     image_size=image_size), train=False)  # (N, 3, S, S) uint8
+    x = (x.float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     return [(x[i:i + 1000], y[i:i + 1000]) for i in range(0, len(y), 1000)]
 
 
@@ -114,18 +125,22 @@ def common_args(p, epochs):
     a("--seed", type=int, default=0, help="seeds Python's, numpy's and torch's generators")
 
 
-def setup(args):
+def setup(args, dataset="cifar10", image_size=32):
     """CPU patch, the peer's modules, seeds, teacher and student, normalisation, their train transform
-    (crop 4 + flip, as their CIFAR loaders) and the test batches."""
+    (crop 4 + flip, as their CIFAR and Tiny-ImageNet loaders) and the test batches."""
     import random, numpy as np, torchvision.transforms as T
     cpu_only()
     registry, datafree = import_peer(args.official_root)
     torch.set_num_threads(args.threads)
     random.seed(args.seed), np.random.seed(args.seed), torch.manual_seed(args.seed)
-    teacher, student = load_teacher_student(registry, args.teacher, args.student, args.teacher_ckpt)
-    norm = registry.NORMALIZE_DICT["cifar10"]
-    transform = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(**norm)])
-    return datafree, teacher, student, norm, transform, cifar10_test(args.data_root, norm["mean"], norm["std"])
+    classes = {"cifar10": 10, "tiny_imagenet": 200}[dataset]
+    teacher, student = load_teacher_student(registry, args.teacher, args.student, args.teacher_ckpt, classes)
+    norm = registry.NORMALIZE_DICT[dataset]
+    transform = T.Compose([T.RandomCrop(image_size, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                           T.Normalize(**norm)])
+    test = cifar10_test(args.data_root, norm["mean"], norm["std"]) if dataset == "cifar10" else \
+        tiny_imagenet_val(args.data_root, image_size, norm["mean"], norm["std"])
+    return datafree, teacher, student, norm, transform, test
 
 
 def distill(args, name, synthesizer, teacher, student, datafree, test, rounds=1):
