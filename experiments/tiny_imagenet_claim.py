@@ -53,6 +53,11 @@ def analyse(pc):
     q = s.quantile(torch.tensor([0.25, 0.75]))
     groups = {"closest quarter": s >= q[1], "middle half": (s > q[0]) & (s < q[1]), "farthest quarter": s <= q[0]}
     out = dict(pearson=corr(diff, s), spearman=corr(rank(diff), rank(s)), mean_diff=diff.mean().item(), groups={})
+    # power check: does a class's difference repeat from one seed's pair of students to the next? (50 val images a
+    # class: accuracy moves in steps of 2 points)
+    pair = lambda seed: torch.tensor(pc["acc"][f"lte_g{pc['g_steps']}_s{seed}"]) - \
+        torch.tensor(pc["acc"][f"onehot_g{pc['g_steps']}_s{seed}"])  # (200,)
+    out["seed0_vs_seed1_diff_corr"] = corr(pair(0), pair(1))
     for name, m in groups.items():
         d = diff[m]
         out["groups"][name] = dict(n=int(m.sum()), nn_cos=f"{s[m].min():.2f}-{s[m].max():.2f}",
