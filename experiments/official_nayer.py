@@ -44,7 +44,10 @@ def parse_args(argv=None):
     a("--bn", type=float, default=10.0, help="alpha")
     a("--oh", type=float, default=0.5, help="beta")
     a("--adv", type=float, default=1.33, help="gamma")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.dataset == "cifar10" and args.image_size != 32:  # its test split is read at 32 px, unresized
+        p.error("--image-size applies to tiny_imagenet only: CIFAR-10 is 32 px (drop --image-size)")
+    return args
 
 
 def main(argv=None):
