@@ -17,9 +17,12 @@ T.pth: nayer.py's wrn16_1 teacher; lte.pt: the (10, D) table nayer.py cached (or
 mean = std = 0.5, their crop + flip for KD) at the CPU recipe's size, scored on nayer.py's own val pixels.
 EASY TO MISS: their NAYER class skips the synthesis flip only when given dataset="tiny_imagenet", and their
 datafree_kd.py never passes it for Tiny-ImageNet, so their runs flip; `--synthesis-flip` picks either.
+`--student-init pytorch` gives their student nayer.py's initialisation (PyTorch's defaults) in place of their
+WideResNet's He fan-out normal, the one difference found to matter on Tiny-ImageNet (RESULTS section 11).
+Per epoch the history records their synthesis prints' mean L_BN, L_OH, L_ADV and the mean L_KD.
 Last stdout line: one JSON object (history with cumulative training seconds, final accuracy, patches).
 """
-import argparse, shutil, sys, tempfile
+import argparse, re, shutil, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +39,8 @@ def parse_args(argv=None):
     a("--image-size", type=int, default=32, help="G's output and the test images' size (Tiny-ImageNet: resized)")
     a("--synthesis-flip", choices=["on", "off"], default="on",
       help="on: as datafree_kd.py builds NAYER (no dataset= given); off: dataset='tiny_imagenet' passed (bare crop)")
+    a("--student-init", choices=["theirs", "pytorch"], default="theirs",
+      help="theirs: their WideResNet's own init; pytorch: every layer's reset_parameters(), as nayer.py's models")
     a("--gwp-loops", type=int, default=4, help="synthesis rounds per warm-up epoch (README's recipe)")
     a("--g-loops", type=int, default=2, help="synthesis rounds per epoch after warm-up")
     a("--g-steps", type=int, default=10, help="generator steps per round (README's recipe)")
@@ -50,6 +55,20 @@ def parse_args(argv=None):
     return args
 
 
+# one line per generator step of their synthesize(): "it - bn alpha*L_BN - bn L_BN - oh L_OH - adv gamma*L_ADV"
+STEP = re.compile(r"^\d+ - bn tensor\(\[?([^\s\])]+)\]?\) - bn tensor\(\[?([^\s\])]+)\]?\) - oh tensor\(\[?([^\s\])]+)\]?\)"
+                  r" - adv tensor\(\[?([^\s\])]+)\]?\)", re.M)
+
+
+def step_means(text, gamma):
+    """The epoch's per-step means of L_BN, L_OH, L_ADV from their prints (as nayer.py's metrics.jsonl names them)."""
+    rows = [[float(v) for v in m.groups()] for m in STEP.finditer(text)]
+    if not rows:
+        return dict(loss_bn=None, loss_oh=None, loss_adv=None, g_steps_seen=0)
+    mean = lambda j: round(sum(r[j] for r in rows) / len(rows), 4)
+    return dict(loss_bn=mean(1), loss_oh=mean(2), loss_adv=mean(3) / gamma, g_steps_seen=len(rows))
+
+
 def main(argv=None):
     args = parse_args(argv)
     datafree, teacher, student, norm, transform, test = pc.setup(args, args.dataset, args.image_size)
@@ -59,6 +78,11 @@ def main(argv=None):
     lte = torch.load(args.lte_file, map_location="cpu", weights_only=True)
     lte = (lte["table"] if isinstance(lte, dict) else lte).float()  # (C, D)
     S = args.image_size
+    if args.student_init == "pytorch":
+        for m in student.modules():
+            if hasattr(m, "reset_parameters") and m is not student:
+                m.reset_parameters()
+        pc.PATCHES.append("student re-initialised by PyTorch's reset_parameters() (nayer.py's init), not theirs")
     if args.synthesis_flip == "off":
         pc.PATCHES.append("NAYER(dataset='tiny_imagenet'): their class's synthesis augmentation without the flip")
     generator = NLGenerator(ngf=64, img_size=S, nc=3, nl=lte.shape[0], label_emb=lte, le_emb_size=1000,
@@ -70,7 +94,8 @@ def main(argv=None):
                         g_steps=args.g_steps, warmup=args.warmup, lr_g=args.lr_g, adv=args.adv, bn=args.bn,
                         oh=args.oh, bn_mmt=0.9, g_life=args.g_life, g_loops=args.g_loops, gwp_loops=args.gwp_loops,
                         **(dict(dataset="tiny_imagenet") if args.synthesis_flip == "off" else {}))
-    pc.distill(args, "authors_nayer", synthesizer, teacher, student, datafree, test)
+    pc.distill(args, "authors_nayer", synthesizer, teacher, student, datafree, test,
+               read_prints=lambda text: step_means(text, args.adv))
     shutil.rmtree(pool, ignore_errors=True)
 
 

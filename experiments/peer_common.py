@@ -9,7 +9,7 @@ The one patch both need on a CPU: their code calls `.cuda()` on modules and tens
 `torch.nn.Module.cuda` and `torch.Tensor.cuda` return the object unchanged for the whole process, so
 every such call leaves it on the CPU; nothing else of theirs changes.
 """
-import contextlib, importlib.machinery, importlib.util, json, os, pickle, sys, time, types, warnings
+import contextlib, importlib.machinery, importlib.util, io, json, os, pickle, sys, time, types, warnings
 from pathlib import Path
 
 import torch
@@ -95,6 +95,7 @@ def kd_steps(synthesizer, student, teacher, criterion, optimizer, steps):
     a batch from their image-pool DataLoader, teacher without gradients, KL at temperature T."""
     student.train()
     teacher.eval()
+    total = 0.0
     for _ in range(steps):
         images = synthesizer.sample()
         with torch.no_grad():
@@ -103,6 +104,8 @@ def kd_steps(synthesizer, student, teacher, criterion, optimizer, steps):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        total += loss.item()
+    return total / steps  # mean L_KD, for the record (nayer.py's loss_kd)
 
 
 def common_args(p, epochs):
@@ -143,25 +146,27 @@ def setup(args, dataset="cifar10", image_size=32):
     return datafree, teacher, student, norm, transform, test
 
 
-def distill(args, name, synthesizer, teacher, student, datafree, test, rounds=1):
+def distill(args, name, synthesizer, teacher, student, datafree, test, rounds=1, read_prints=None):
     """The re-written epoch loop: `rounds` times synthesize() (prints discarded) then, after warm-up,
-    kd_steps KD steps; one cosine step over the post-warm-up epochs (eta_min lr/1000, as nayer.py)."""
+    kd_steps KD steps; one cosine step over the post-warm-up epochs (eta_min lr/1000, as nayer.py).
+    read_prints: a function of the epoch's synthesis prints returning a dict of losses for the history."""
     criterion = datafree.criterions.KLDiv(T=args.T)
     optimizer = torch.optim.SGD(student.parameters(), args.lr, weight_decay=1e-4, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.epochs - args.warmup, eta_min=args.lr * 1e-3)
     progress, quiet = Progress(name, args), open(os.devnull, "w")
     for epoch in range(args.epochs):
-        t0 = time.time()
+        t0, prints, kd = time.time(), io.StringIO(), []
         for _ in range(rounds):
-            with contextlib.redirect_stdout(quiet):  # per-step loss prints
+            with contextlib.redirect_stdout(prints if read_prints else quiet):  # per-step loss prints
                 synthesizer.synthesize()
             if epoch >= args.warmup:
-                kd_steps(synthesizer, student, teacher, criterion, optimizer, args.kd_steps)
+                kd.append(kd_steps(synthesizer, student, teacher, criterion, optimizer, args.kd_steps))
         if epoch >= args.warmup:
             scheduler.step()
         seconds = time.time() - t0
+        losses = dict(read_prints(prints.getvalue()), loss_kd=sum(kd) / len(kd) if kd else None) if read_prints else {}
         evaluate = epoch >= args.warmup and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs)
-        progress.epoch(epoch + 1, seconds, accuracy(student, test) if evaluate else None)
+        progress.epoch(epoch + 1, seconds, accuracy(student, test) if evaluate else None, **losses)
     progress.done(teacher_acc=accuracy(teacher, test))
 
 
@@ -172,9 +177,9 @@ class Progress:
         self.name, self.args, self.history, self.train_s = name, args, [], 0.0
         self.t0 = time.time()
 
-    def epoch(self, epoch, seconds, acc=None):
+    def epoch(self, epoch, seconds, acc=None, **losses):
         self.train_s += seconds
-        self.history.append(dict(epoch=epoch, train_s=round(self.train_s, 1), sec=round(seconds, 1), acc=acc))
+        self.history.append(dict(epoch=epoch, train_s=round(self.train_s, 1), sec=round(seconds, 1), acc=acc, **losses))
         if acc is not None:
             print(f"{self.name} epoch {epoch} train {self.train_s:.0f}s acc {acc:.2f}%", flush=True)
 
