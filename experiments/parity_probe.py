@@ -4,7 +4,7 @@ Runs `nayer.main` unchanged except for the patch named by --authors (nayer.py it
   student-init  the student initialised as their WideResNet class does: conv weights N(0, 2 / (k*k*out)) (He,
                 fan-out), BN weight 1 and bias 0, Linear bias 0 (its weight as PyTorch's default). nayer.py keeps
                 PyTorch's defaults (conv: std 1 / sqrt(3 * fan-in), sqrt(6) = 2.4x smaller where fan-in =
-                fan-out); their ResNets keep the defaults too. On Tiny-ImageNet this is the whole gap.
+                fan-out); their ResNets keep the defaults too. On Tiny-ImageNet this made the gap.
   student-mode  after every synthesis round the student is put in train mode, as their NAYER.synthesize does
                 (`self.student.train()` after a round), so later rounds of an epoch serve L_ADV with batch
                 statistics and update the student's BN running statistics on G's images. Not the gap.
@@ -39,7 +39,8 @@ def student_init():
             if isinstance(m, nn.Conv2d):
                 m.weight.data.normal_(0, math.sqrt(2.0 / (m.kernel_size[0] * m.kernel_size[1] * m.out_channels)))
             elif isinstance(m, nn.BatchNorm2d):
-                m.weight.data.fill_(1), m.bias.data.zero_()
+                m.weight.data.fill_(1)
+                m.bias.data.zero_()
             elif isinstance(m, nn.Linear):
                 m.bias.data.zero_()
         return model

@@ -95,7 +95,7 @@ def kd_steps(synthesizer, student, teacher, criterion, optimizer, steps):
     a batch from their image-pool DataLoader, teacher without gradients, KL at temperature T."""
     student.train()
     teacher.eval()
-    total = 0.0
+    total = torch.zeros(())
     for _ in range(steps):
         images = synthesizer.sample()
         with torch.no_grad():
@@ -104,8 +104,8 @@ def kd_steps(synthesizer, student, teacher, criterion, optimizer, steps):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += loss.item()
-    return total / steps  # mean L_KD, for the record (nayer.py's loss_kd)
+        total += loss.detach()  # no host sync per step; one at the end
+    return total.item() / steps  # mean L_KD, for the record (nayer.py's loss_kd)
 
 
 def common_args(p, epochs):
