@@ -202,8 +202,9 @@ def load_tiny_imagenet(root, train):
     names, index = [words[w].split(",")[0].strip() for w in wnids], {w: c for c, w in enumerate(wnids)}
     # decoding 110,000 JPEGs takes minutes: the arrays are cached next to the folder, keyed by the file list
     cache, key = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt", [f"{p.name} {w}" for p, w in files]
-    saved = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else {}
-    if saved.get("key") == key:
+    saved = read_cache(cache, lambda d: d.get("key") == key, lambda d: d["x"].dtype == torch.uint8
+                       and d["x"].shape == (len(key), 3, 64, 64) and d["y"].shape == (len(key),))
+    if saved:
         return saved["x"], saved["y"], names
     import PIL.Image, torchvision.transforms.functional as TF  # lazily (torchvision.io's JPEG decoding is deprecated)
     print(f"decoding {len(files)} {split} JPEGs of {folder} once (the next start reads the cache)", flush=True)
@@ -250,7 +251,21 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
     opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.train_teacher_epochs)
     x, y, m, s = x.to(device), y.to(device), mean.to(device), std.to(device)  # m, s: (1, 3, 1, 1)
-    for epoch in range(args.train_teacher_epochs):
+    # saved every epoch: the same command, rerun, continues from the last finished epoch, exactly
+    how = {k: vars(args)[k] for k in ("teacher", "dataset", "train_teacher_epochs", "image_size")}
+    part, start = Path(f"{args.teacher_ckpt}.part"), 0
+    state = read_cache(part, lambda d: d["how"] == how,
+                       lambda d: 0 < d["epoch"] < args.train_teacher_epochs)
+    if state:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["rng"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        start = state["epoch"]
+        print(f"continuing the teacher's training after epoch {start} ({part})", flush=True)
+    for epoch in range(start, args.train_teacher_epochs):
         model.train(); t0 = time.time(); total = torch.zeros((), device=device)
         batches = torch.randperm(len(y), device=device).split(TEACHER_BATCH)
         for idx in batches:
@@ -261,8 +276,13 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
         acc = evaluate(model, eval_loader, device, amp)
         print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss {total.item() / len(batches):.3f} "
               f"test acc {acc:.2f}% ({time.time() - t0:.0f}s)", flush=True)
+        cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+        atomic_save(dict(how=how, model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1,
+                         sched=sched.state_dict(), rng=torch.get_rng_state(), cuda_rng=cuda_rng),
+                    part)
     atomic_save(dict(state_dict=model.state_dict(), acc=acc, arch=args.teacher, dataset=args.dataset,  # and how:
                      train_teacher_epochs=args.train_teacher_epochs, image_size=args.image_size), args.teacher_ckpt)
+    part.unlink(missing_ok=True)
 
 # ----------------------------------------------------------------------------- models
 # CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD archive loads strictly.
@@ -377,8 +397,9 @@ def lte_table(args, class_names, out_dir):
         return table.float()
     key = dict(encoder=str(args.text_encoder), prompt=args.prompt, classes=list(class_names))
     cache = Path(out_dir) / "lte.pt"
-    saved = torch.load(cache, map_location="cpu", weights_only=True) if cache.exists() else {}
-    if {k: saved.get(k) for k in key} == key:  # same encoder, prompt and classes
+    saved = read_cache(cache, lambda d: {k: d.get(k) for k in key} == key,  # same encoder, prompt
+                       lambda d: d["table"].ndim == 2 and len(d["table"]) == len(class_names))
+    if saved:
         return saved["table"]
     table = label_text_embeddings(class_names, args.text_encoder, args.prompt)
     atomic_save(dict(key, table=table), cache)
@@ -621,12 +642,14 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
     # M: every kept batch, on the device, preallocated; uint8 like the authors' 8-bit PNGs: 160k CIFAR images = 0.5 GB
     M = torch.empty((rounds * B, ch, H, W), dtype=torch.uint8, device=device)             # (N, ch, H, W)
     kd_student, kd_teacher = (torch.compile(m) if args.compile else m for m in (student, teacher))
-    n = 0  # images in M so far. For the bookkeeping: what a checkpoint holds (read when called: current G, n)
+    n, pieces = 0, []  # images in M so far; M on disk: pieces (file, rows), each epoch's new rows
+    # for the bookkeeping: what a checkpoint holds (read when called: current G, n; new rows saved)
     snapshot = lambda: dict(student=student.state_dict(), generator=G.state_dict(), opt=opt.state_dict(),
-                            sched=sched.state_dict(), bank=M[:n].cpu(), bn_ema=bn_loss.ema, rng=torch.get_rng_state(),
-                            args=vars(args))
+                            sched=sched.state_dict(), bank=save_bank(out_dir, M, n, pieces),
+                            bn_ema=bn_loss.ema, rng=torch.get_rng_state(), args=vars(args))
     eval_S = lambda: None if eval_loader is None else evaluate(kd_student, eval_loader, device, amp)
-    start, n, history = start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M)
+    start, n, history = start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M,
+                                  pieces)
 
     for epoch in range(start, args.epochs):
         warm = epoch < args.warmup  # warm-up: G learns to please T first; no L_ADV, no KD
@@ -669,28 +692,40 @@ def check_out_dir(out_dir, resume):
     if exists and not resume:
         raise NayerError(f"{out_dir} already holds a run (checkpoint.pt): add --resume, or pick another --out")
 
-def start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M):
+def start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M, pieces):
     """Start afresh, or resume exactly (student, G, optimiser, cosine step, M, BN EMA, RNG: the metrics of an
     uninterrupted run). Returns (first epoch, images in M, history)."""
     check_out_dir(out_dir, args.resume)
     start, n, history, ckpt = 0, 0, [], out_dir and Path(out_dir) / "checkpoint.pt"
     if out_dir is None:
         return start, n, history
-    if args.resume:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        start, history, n = state["epoch"], state["history"], len(state["bank"])
+    if args.resume:  # read everything first: a damaged file is refused before the folder changes
+        damaged = lambda f, why: NayerError(f"{f} is damaged ({why}): restore it, or start the "
+                                            f"run afresh in another --out")
+        try:
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            start, history, bank = state["epoch"], state["history"], state["bank"]
+        except Exception as e:  # cut short, not a torch file, not a checkpoint of this script
+            raise damaged(ckpt, type(e).__name__) from None
+        if isinstance(bank, torch.Tensor):  # checkpoints before the bank was saved in pieces
+            bank, pieces[:] = [bank], []
+        else:
+            pieces[:] = bank
+            bank = [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in bank]
+        n = sum(len(b) for b in bank)
         try:  # other models or a longer schedule than this one (M too small): a different run
             student.load_state_dict(state["student"]); G.load_state_dict(state["generator"])
-            M[:n] = state["bank"].to(M.device)
+            M[:n] = torch.cat(bank).to(M.device) if bank else M[:0]
         except RuntimeError:
             raise NayerError(f"{ckpt} is from another configuration: resume with the options in config.json") from None
         opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"])
         bn_loss.ema = [e if e is None else tuple(t.to(M.device) for t in e) for e in state["bn_ema"]]
         torch.set_rng_state(state["rng"])  # the CPU generator: exact on a CPU (GPU kernels are not deterministic)
         print(f"resumed {ckpt} at epoch {start}, bank {n} images")
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "config.json").write_text(json.dumps(vars(args), indent=1))
-    (Path(out_dir) / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    with writing(out_dir):
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "config.json").write_text(json.dumps(vars(args), indent=1))
+        (Path(out_dir) / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
     if not args.resume:  # so that a Ctrl-C in the very first epoch can be resumed
         atomic_save(dict(snapshot(), epoch=0, history=history), ckpt)
     return start, n, history
@@ -713,19 +748,75 @@ def end_epoch(epoch, warm, losses, lr, n, times, samples, history, args, out_dir
           f"{losses[2]:.3f} kd {losses[4]:.3f} | acc {'-' if acc is None else f'{acc:.2f}%'} | synth {t1 - t0:.1f}s "
           f"({rec['ips_synth']:.0f} img/s) kd {t2 - t1:.1f}s | bank {n}", flush=True)
     if out_dir is not None:
-        with open(Path(out_dir) / "metrics.jsonl", "a") as f:  # one JSON line an epoch
-            f.write(json.dumps(rec) + "\n")
-        if acc is not None:  # a grid of the epoch's last batch: one row per class, min(K, 8) samples each
-            from torchvision.utils import save_image
-            (x, C), name = samples, Path(out_dir) / f"samples_epoch{epoch + 1:03d}.png"
-            grid = x.view(-1, C, *x.shape[1:]).transpose(0, 1)[:, :8]  # (K*C, ch, H, W) -> (C, 8, ch, H, W)
-            save_image(grid.reshape(-1, *x.shape[1:]).float().cpu() / 255, name, nrow=grid.shape[1])
+        log = Path(out_dir) / "metrics.jsonl"
+        with writing(log), open(log, "a") as f:
+            f.write(json.dumps(rec) + "\n")  # one JSON line an epoch
+        if acc is not None:
+            save_samples(*samples, Path(out_dir) / f"samples_epoch{epoch + 1:03d}.png")
         atomic_save(dict(snapshot(), epoch=epoch + 1, history=history), Path(out_dir) / "checkpoint.pt")
 
+def save_samples(x, C, path):
+    """The last batch: a row a class (8 at most) if K >= 4, else a near-square grid of classes."""
+    from torchvision.utils import save_image
+    K = len(x) // C
+    grid = x.view(K, C, *x.shape[1:]).transpose(0, 1)  # (K*C, ch, H, W) -> (C, K, ch, H, W)
+    nrow = min(K, 8) if K >= 4 else K * math.ceil(math.sqrt(C))
+    with writing(path):
+        save_image(grid[:, :8].reshape(-1, *x.shape[1:]).float().cpu() / 255, path, nrow=nrow)
+
+def save_bank(out_dir, M, n, pieces):  # M's rows added since the last save, in a file of their own
+    done = sum(rows for _, rows in pieces)
+    if out_dir is not None and n > done:
+        name = f"bank/{done:08d}-{n:08d}.pt"
+        atomic_save(M[done:n].cpu().clone(), Path(out_dir) / name)  # clone: the rows, not all M
+        pieces.append((name, n - done))
+    return list(pieces)
+
+def load_piece(path, rows, damaged):
+    try:
+        x = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # missing, cut short
+        raise damaged(path, type(e).__name__) from None
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4 or len(x) != rows:
+        raise damaged(path, f"not {rows} images")
+    return x
+
 def atomic_save(obj, path):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(obj, f"{path}.tmp")
-    os.replace(f"{path}.tmp", path)  # a crash mid-write never leaves a half checkpoint
+    """torch.save via `path`.tmp: a crash or a full disk leaves no half file, no partial .tmp."""
+    tmp = Path(f"{path}.tmp")
+    with writing(path):
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.save(obj, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+@contextlib.contextmanager
+def writing(path):
+    """A failed write (disk full, no permission) ends the run with one line naming the fix."""
+    try:
+        yield
+    except OSError as e:
+        raise NayerError(f"cannot write {path} ({e.strerror or e}): free some space or pick a "
+                         f"writable --out; --resume continues from the last checkpoint") from None
+
+def read_cache(path, fresh, valid):
+    """A cache this script wrote; {} if missing, stale (not `fresh`) or damaged (said; rebuilt)."""
+    if not Path(path).exists():
+        return {}
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if not fresh(saved):
+            return {}
+        if valid(saved):
+            return saved
+        why = "not what it should hold"
+    except Exception as e:
+        why = type(e).__name__
+    print(f"{path} is damaged ({why}): rebuilding it", flush=True)
+    return {}
 
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
@@ -779,9 +870,10 @@ def run(args):
                                eval_loader=eval_loader, out_dir=args.out)
     accs = [h["acc"] for h in history if h["acc"] is not None]  # the last epoch is always evaluated
     summary = dict(teacher_acc=t_acc, final_acc=accs[-1], best_acc_on_test=max(accs), epochs=args.epochs, out=args.out)
-    torch.save({"state_dict": student.state_dict(), "arch": args.student, "acc": summary["final_acc"]},
-               Path(args.out) / "student.pth")
-    (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_save(dict(state_dict=student.state_dict(), arch=args.student, acc=summary["final_acc"]),
+                Path(args.out) / "student.pth")
+    with writing(Path(args.out) / "summary.json"):
+        (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=1))
     print(f"final student test accuracy {summary['final_acc']:.2f}% (teacher {t_acc:.2f}%; best over epochs "
           f"{summary['best_acc_on_test']:.2f}%, chosen on test data, not a fair number)", flush=True)
     return summary
@@ -796,9 +888,12 @@ def main(argv=None):
         print(f"nayer.py: error: {e}", file=sys.stderr)
         raise SystemExit(e.code)
     except KeyboardInterrupt:  # Ctrl-C: no handler needed, the last epoch's checkpoint is intact
-        saved = args is not None and (Path(args.out) / "checkpoint.pt").exists()
-        print("nayer.py: interrupted; " + (f"{args.out}/checkpoint.pt holds the last finished epoch: rerun the "
-              "same command with --resume to continue" if saved else "nothing was saved"), file=sys.stderr)
+        what, part = "nothing was saved", args and Path(f"{args.teacher_ckpt}.part")
+        if args and (Path(args.out) / "checkpoint.pt").exists():
+            what = f"{args.out}/checkpoint.pt holds the last finished epoch: rerun with --resume"
+        elif part and part.exists():
+            what = f"{part} holds the teacher's last finished epoch: rerun the same command"
+        print(f"nayer.py: interrupted; {what} to continue", file=sys.stderr)
         raise SystemExit(130)
 
 if __name__ == "__main__":

@@ -252,6 +252,12 @@ def spy_on(monkeypatch, name, record, **notes):
     monkeypatch.setattr(nayer, name, wrapper)
 
 
+def saved_bank(out):
+    """The bank M as a run folder holds it: the checkpoint's list of pieces, each a file of rows."""
+    pieces = torch.load(Path(out) / "checkpoint.pt", weights_only=True)["bank"]
+    return torch.cat([torch.load(Path(out) / f, weights_only=True) for f, _ in pieces])
+
+
 def test_distill_schedule_bank_and_kd_batches_as_the_paper(monkeypatch, tmp_path):
     """`distill` observed through what it calls. Warm-up: rounds without L_ADV, no KD step, the student's
     weights and learning rate untouched. After: L_ADV on, --T, --batch-size, --kd-steps and the flips passed
@@ -321,7 +327,7 @@ def test_distill_schedule_bank_and_kd_batches_as_the_paper(monkeypatch, tmp_path
         t = max(e - 2, 0)
         assert history[e]["lr"] == pytest.approx(eta + (lr0 - eta) * (1 + math.cos(math.pi * t / 3)) / 2)
     assert len(bn_losses) == 1 and students and all(s == (False, False) for s in students)
-    M = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["bank"]
+    M = saved_bank(tmp_path / "run")
     assert M.shape == (12 * 20, 1, 8, 8) and [h["bank"] for h in history] == [60, 120, 160, 200, 240]
     assert torch.equal(M, torch.cat(bank))  # in order, only appended: round 1's rows are still rows 0-19
 
@@ -700,7 +706,7 @@ def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path, monkeyp
     assert json.loads((out / "config.json").read_text())["student"] == "wrn16_1"
     assert json.loads((out / "summary.json").read_text())["final_acc"] == rows[-1]["acc"]
     from PIL import Image
-    assert Image.open(out / "samples_epoch004.png").size[1] > 10 * 32  # one row per class
+    assert Image.open(out / "samples_epoch004.png").size == (8 * 34 + 2, 3 * 34 + 2)  # K = 2: 4 x 3
     student = nayer.build_model("wrn16_1", 10)
     nayer.load_checkpoint_into(student, out / "student.pth", "wrn16_1", 10)
     import torchvision.datasets.cifar as tv_cifar
@@ -813,7 +819,7 @@ def test_tiny_imagenet_end_to_end_at_a_chosen_image_size(timg, tmp_path):
     assert "flip=on" in p.stdout and "synthesis_batch_size=200" in p.stdout  # K = 1 copy of 200 classes
     assert [r["bank"] for r in metrics(tmp_path / "a")] == [200, 400]
     from PIL import Image
-    assert Image.open(tmp_path / "a" / "samples_epoch002.png").size[1] > 200 * 16  # 16 px images, a row a class
+    assert Image.open(tmp_path / "a" / "samples_epoch002.png").size == (15 * 18 + 2, 14 * 18 + 2)  # K = 1
     assert torch.load(teacher, weights_only=True)["image_size"] == 16
     p = run_cli(timg_cli(timg, tmp_path / "b", "--image-size", "32", "--teacher-ckpt", teacher))
     one_line_error(p, 2, "16 px", "--image-size")  # a teacher trained at 16 px is never used at 32 px
@@ -892,11 +898,11 @@ def test_resume_with_other_options_is_refused_before_the_run_folder_changes(cifa
     """README: "... is from another configuration: resume with the options in config.json"."""
     out, lte = tmp_path / "run", ["--lte-file", cifar / "lte10.pt"]
     assert run_cli(tiny(cifar, out, *lte, "--epochs", "2")).returncode == 0
-    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    before = folder_bytes(out)
     for other in (["--student", "wrn16_2"], ["--le-emb-size", "16"], ["--epochs", "1", "--warmup", "0"]):
         p = run_cli(tiny(cifar, out, *lte, "--epochs", "2", "--resume", *other))
         one_line_error(p, 2, "checkpoint.pt is from another configuration", "config.json")
-    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # nothing rewritten
+    assert folder_bytes(out) == before  # nothing rewritten
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cifar, tmp_path):
@@ -952,6 +958,134 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         nayer.atomic_save({"epoch": 2}, path)
     assert torch.load(path, weights_only=True) == {"epoch": 1}
+
+
+def test_sample_grid_reads_at_a_glance_for_any_k(tmp_path):
+    """K >= 4 samples a class: a row a class, up to 8 samples; K < 4 (Tiny-ImageNet's default K = 1):
+    the classes in a near-square grid, each class's K side by side (not a 200-image strip)."""
+    from PIL import Image
+    for C, K, size in ((200, 1, (15, 14)), (10, 2, (8, 3)), (10, 4, (4, 10)), (10, 12, (8, 10))):
+        x = torch.randint(0, 256, (K * C, 3, 8, 8), dtype=torch.uint8)
+        nayer.save_samples(x, C, tmp_path / "g.png")
+        assert Image.open(tmp_path / "g.png").size == (size[0] * 10 + 2, size[1] * 10 + 2), (C, K)
+
+
+def test_damaged_caches_are_rebuilt_with_one_line(timg, tmp_path, capsys):
+    """The decode cache and lte.pt cut short (a copy that stopped halfway): read again, said once."""
+    import shutil
+    root = tmp_path / "t"
+    shutil.copytree(Path(timg) / "tiny-imagenet-200", root / "tiny-imagenet-200")
+    x, y, _ = nayer.load_tiny_imagenet(root, train=False)
+    cache = root / "tiny-imagenet-200_val_uint8.pt"
+    cache.write_bytes(cache.read_bytes()[:1000])
+    x2, y2, _ = nayer.load_tiny_imagenet(root, train=False)
+    out = capsys.readouterr().out
+    assert torch.equal(x, x2) and torch.equal(y, y2) and f"{cache} is damaged" in out and "decoding" in out
+    torch.save({"key": "anything", "x": 1}, cache)  # another input's cache: decoded again, silently
+    nayer.load_tiny_imagenet(root, train=False)
+    assert "is damaged" not in capsys.readouterr().out
+    args = nayer.parse_args(["--text-encoder", minilm_path()])
+    table = nayer.lte_table(args, CIFAR10_NAMES, tmp_path)
+    for bad in ((tmp_path / "lte.pt").read_bytes()[:500], b"not a torch file"):
+        (tmp_path / "lte.pt").write_bytes(bad)
+        assert torch.equal(nayer.lte_table(args, CIFAR10_NAMES, tmp_path), table)
+        assert f"{tmp_path / 'lte.pt'} is damaged" in capsys.readouterr().out
+    key = torch.load(tmp_path / "lte.pt", weights_only=True)
+    torch.save(dict(key, table=torch.zeros(3)), tmp_path / "lte.pt")  # readable, but not a (C, D) table
+    assert torch.equal(nayer.lte_table(args, CIFAR10_NAMES, tmp_path), table)
+    assert "not what it should hold" in capsys.readouterr().out
+
+
+def folder_bytes(out):
+    return {str(f.relative_to(out)): f.read_bytes() for f in sorted(Path(out).rglob("*")) if f.is_file()}
+
+
+def test_a_damaged_checkpoint_or_bank_piece_is_refused_before_the_folder_changes(cifar, tmp_path):
+    out, cfg = tmp_path / "run", lambda *x: tiny(cifar, tmp_path / "run", "--lte-file", cifar / "lte10.pt", *x)
+    assert run_cli(cfg("--epochs", "3")).returncode == 0
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert [rows for _, rows in ckpt["bank"]] == [40, 20, 20]  # an epoch's new rows, saved once
+    for f, rows in ckpt["bank"]:  # each piece holds its rows only, not all of the preallocated M
+        assert (out / f).stat().st_size < rows * 3 * 32 * 32 + 5000
+    before = folder_bytes(out)
+    (out / "checkpoint.pt").write_bytes(before["checkpoint.pt"][:5000])  # cut short
+    one_line_error(run_cli(cfg("--epochs", "4", "--resume")), 2, "checkpoint.pt is damaged", "another --out")
+    (out / "checkpoint.pt").write_bytes(before["checkpoint.pt"])
+    piece = out / ckpt["bank"][1][0]
+    piece.unlink()
+    one_line_error(run_cli(cfg("--epochs", "4", "--resume")), 2, f"{piece} is damaged", "FileNotFoundError")
+    piece.write_bytes(before[ckpt["bank"][1][0]][:300])
+    one_line_error(run_cli(cfg("--epochs", "4", "--resume")), 2, f"{piece} is damaged")
+    piece.write_bytes(before[ckpt["bank"][1][0]])
+    after = folder_bytes(out)
+    assert after == before  # nothing in the folder was rewritten by the refused starts
+    p = run_cli(cfg("--epochs", "4", "--resume"))
+    assert p.returncode == 0 and metrics(out)[-1]["bank"] == 100, p.stderr[-2000:]
+
+
+def test_a_failed_write_ends_the_run_in_one_line_and_resume_continues(cifar, tmp_path):
+    """A full disk while the epoch-2 checkpoint is written: one line naming the path, the reason and
+    the fix; no .tmp left; the epoch-1 checkpoint intact; --resume (room again) ends where an
+    uninterrupted run ends."""
+    out = tmp_path / "run"
+    cfg = lambda o, *x: tiny(cifar, o, "--lte-file", cifar / "lte10.pt", "--epochs", "3", *x)
+    full = ("import errno, torch\n"  # the third checkpoint (after those of epochs 0 and 1) fails
+            "real, n = torch.save, [0]\n"
+            "def save(obj, f, *a, **k):\n"
+            "    n[0] += str(f).endswith('checkpoint.pt.tmp')\n"
+            "    if n[0] == 3 and str(f).endswith('checkpoint.pt.tmp'):\n"
+            "        open(f, 'wb').write(b'partial')\n"
+            "        raise OSError(errno.ENOSPC, 'No space left on device')\n"
+            "    return real(obj, f, *a, **k)\n"
+            "torch.save = save\n")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(HERE))
+    p = subprocess.run([sys.executable, "-c", full + WRAPPER, *map(str, cfg(out))], cwd=HERE,
+                       capture_output=True, text=True, env=env, timeout=300)
+    line = one_line_error(p, 2, "cannot write", "checkpoint.pt", "No space left on device", "--resume")
+    assert not list(out.rglob("*.tmp")), list(out.rglob("*"))
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 1, line
+    assert run_cli(cfg(out, "--resume")).returncode == 0
+    assert run_cli(cfg(tmp_path / "whole")).returncode == 0
+    assert metrics(out) == metrics(tmp_path / "whole")
+    def no_space(obj, f, *a, **k):
+        Path(f).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+    import unittest.mock
+    with unittest.mock.patch.object(torch, "save", no_space), pytest.raises(nayer.NayerError) as e:
+        nayer.atomic_save({"epoch": 2}, tmp_path / "x.pt")
+    assert "cannot write" in str(e.value) and not (tmp_path / "x.pt.tmp").exists()
+
+
+def test_an_interrupted_teacher_training_continues_to_the_same_weights(cifar, tmp_path, monkeypatch):
+    """The fallback teacher is saved every epoch; the same command, rerun, continues it."""
+    import torchvision.datasets.cifar as tv_cifar
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    args = lambda ckpt: nayer.parse_args(["--data-root", str(cifar / "data"), "--teacher", "wrn16_1",
+                                          "--train-teacher-epochs", "3", "--teacher-ckpt", str(ckpt),
+                                          "--device", "cpu", "--no-amp"])
+    x, y, _ = nayer.load_cifar("cifar10", cifar / "data", train=True)
+    mean, std = torch.full((1, 3, 1, 1), 0.5), torch.full((1, 3, 1, 1), 0.25)
+    loader = [(torch.randn(8, 3, 32, 32), torch.arange(8))]
+    def train(ckpt, seed):
+        torch.manual_seed(seed)
+        model = nayer.build_model("wrn16_1", 10)
+        nayer.train_teacher(model, x[:64], y[:64], args(ckpt), mean, std, torch.device("cpu"), loader, False)
+    train(tmp_path / "whole.pth", 0)
+    real, calls = nayer.evaluate, []
+    def stop_in_epoch_2(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    monkeypatch.setattr(nayer, "evaluate", stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "cut.pth", 0)
+    monkeypatch.setattr(nayer, "evaluate", real)
+    assert not (tmp_path / "cut.pth").exists()
+    assert torch.load(tmp_path / "cut.pth.part", weights_only=True)["epoch"] == 1
+    train(tmp_path / "cut.pth", 123)  # another seed: what continues is the saved state
+    a, b = (torch.load(tmp_path / f, weights_only=True)["state_dict"] for f in ("whole.pth", "cut.pth"))
+    assert all(torch.equal(a[k], b[k]) for k in a) and not (tmp_path / "cut.pth.part").exists()
 
 
 # ----------------------------------------------------------------------------- library path: copy it into your own work
