@@ -1237,6 +1237,94 @@ def test_readme_use_it_on_your_own_teacher_runs_as_written(monkeypatch, tmp_path
     assert 0 <= scope["history"][-1]["acc"] <= 100 and (tmp_path / "runs" / "mine" / "metrics.jsonl").exists()
 
 
+# ----------------------------------------------------------------------------- the annotated page (docs/nayer.html)
+PAGE = HERE / "docs" / "nayer.html"
+CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def page_builder():
+    import runpy
+    return runpy.run_path(str(HERE / "docs" / "build_page.py"))  # not as __main__: writes nothing
+
+
+def page_lines(page):
+    """(line number, text) of every source line the page holds, in page order: each section's
+    top-level comments (kept verbatim in a hidden block) and its numbered code lines."""
+    import html as h
+    import re
+    out = []
+    for sec in re.findall(r"<section .*?</section>", page, re.S):
+        src = re.search(r'<pre class="src" data-from="(\d+)" hidden>(.*?)</pre>', sec, re.S)
+        if src.group(2):
+            out += [(int(src.group(1)) + k, h.unescape(t)) for k, t in enumerate(src.group(2).split("\n"))]
+        code = re.search(r'<div class="code"><pre>(.*?)</pre></div>', sec, re.S).group(1)
+        for line in code.split("\n") if code else []:
+            n = int(re.match(r'<span class="ln"[^>]*data-n="(\d+)"', line).group(1))
+            line = re.sub(r'^<span class="ln"[^>]*>\d+</span>', "", line)
+            line = re.sub(r'<span class="math inline">(.*?)</span>', r"$\1$", line)
+            out.append((n, h.unescape(re.sub(r"<[^>]+>", "", line))))
+    return out
+
+
+def test_the_annotated_page_rebuilds_nayer_py_line_for_line_and_is_up_to_date():
+    page, source = PAGE.read_text(), (HERE / "nayer.py").read_text()
+    lines = page_lines(page)
+    assert [n for n, _ in lines] == list(range(1, len(lines) + 1))  # nothing lost or reordered
+    assert [t for _, t in lines] == source.splitlines()
+    assert page_builder()["build"](source) == page, "docs/nayer.html is stale: python docs/build_page.py"
+
+
+def test_the_annotated_page_has_an_anchor_for_every_section_and_definition_and_no_remote_files():
+    import ast, re
+    page, source = PAGE.read_text(), (HERE / "nayer.py").read_text()
+    ids = set(re.findall(r' id="([^"]+)"', page))
+    build = page_builder()
+    for line in source.splitlines():
+        banner = build["BANNER"].match(line)
+        if banner:
+            assert build["slug"](banner.group(1)) in ids, line
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            assert node.name in ids
+            for sub in getattr(node, "body", []):
+                if isinstance(node, ast.ClassDef) and isinstance(sub, ast.FunctionDef):
+                    assert f"{node.name}.{sub.name}" in ids
+    assert not re.findall(r'<(?:script[^>]*src|link[^>]*href)="https?:', page)  # works offline
+    for src in re.findall(r'<(?:script[^>]*src|link[^>]*href|img[^>]*src)="([^"]+)"', page):
+        assert (PAGE.parent / src).exists(), src  # relative paths that resolve in a clone
+
+
+def rendered(html_file):
+    import shutil
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it): the math is "
+                    "typeset in the browser")
+    with __import__("tempfile").TemporaryDirectory() as profile:
+        p = subprocess.run([exe, *CHROMIUM, f"--user-data-dir={profile}", "--dump-dom",
+                            f"file://{html_file}"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "</html>" in p.stdout, p.stderr[-2000:]
+    return p.stdout
+
+
+def test_every_formula_typesets_in_a_real_browser(tmp_path):
+    """Chromium opens the page from disk (no network) and KaTeX typesets every $...$ span; on a
+    page with a broken formula the same check does see the error."""
+    import shutil
+    page = rendered(PAGE)
+    assert page.count('class="math inline"') + page.count('class="math block"') == page.count(
+        'class="katex"') and "katex-error" not in page
+    source = ('"""A page: $\\alpha$ in a docstring."""\n# $L_G = \\alpha L_{BN} + \\beta L_{OH}$\n'
+              'def f(x):\n    r"""$\\frac{1}{B} \\sum_b x_b$."""\n    return x  # $\\mathcal{L}$ inline\n'
+              '# $\\frac{1}{$ broken\nY = 1\n')
+    shutil.copytree(PAGE.parent / "katex", tmp_path / "katex")
+    (tmp_path / "p.html").write_text(page_builder()["build"](source))
+    test = rendered(tmp_path / "p.html")
+    assert test.count('class="katex"') == 4 and test.count("katex-error") == 1
+
+
 # ----------------------------------------------------------------------------- real data: does knowledge transfer?
 # sklearn's 1,797 real 8x8 digits, stratified 80/20. The teacher (3 BN layers) is trained
 # on the 80 %; the student sees only NAYER's synthetic images; both are scored on the 20 %.
