@@ -250,7 +250,7 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
           f"epochs on the REAL {args.dataset} training split (the only step that reads training data)", flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.train_teacher_epochs)
-    x, y, m, s = x.to(device), y.to(device), mean.to(device), std.to(device)  # m, s: (1, 3, 1, 1)
+    x, y, mean, std = x.to(device), y.to(device), mean.to(device), std.to(device)  # (1, 3, 1, 1)
     # saved every epoch: the same command, rerun, continues from the last finished epoch, exactly
     how = {k: vars(args)[k] for k in ("teacher", "dataset", "train_teacher_epochs", "image_size")}
     part, start = Path(f"{args.teacher_ckpt}.part"), 0
@@ -270,7 +270,7 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
         batches = torch.randperm(len(y), device=device).split(TEACHER_BATCH)
         for idx in batches:
             with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                loss = F.cross_entropy(model(augment(x[idx].float() / 255, m, s)).float(), y[idx])
+                loss = F.cross_entropy(model(augment(x[idx].float() / 255, mean, std)).float(), y[idx])
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); total += loss.detach()
         sched.step()
         acc = evaluate(model, eval_loader, device, amp)
@@ -475,7 +475,7 @@ class BNStatLoss:
         (0, True, 13)
     """
     def __init__(self, teacher, momentum):
-        self.layers = [m for m in teacher.modules() if isinstance(m, nn.BatchNorm2d)]
+        self.layers = [mod for mod in teacher.modules() if isinstance(mod, nn.BatchNorm2d)]
         if not self.layers:
             raise NayerError("the teacher has no BatchNorm2d layer: NAYER's L_BN needs its running statistics")
         self.momentum, self.terms, self.active = momentum, [], False  # terms: one per BN layer, from the hooks
@@ -492,7 +492,7 @@ class BNStatLoss:
         return hook
     @contextlib.contextmanager
     def attached(self):
-        handles = [m.register_forward_hook(self._hook(i)) for i, m in enumerate(self.layers)]
+        handles = [mod.register_forward_hook(self._hook(i)) for i, mod in enumerate(self.layers)]
         self.active = True
         try:
             yield
@@ -539,13 +539,13 @@ def kd_loss(s_logits, t_logits, T):
 # ----------------------------------------------------------------------------- synthesis
 def crop_flip(x, dy, dx, flip, pad):
     """Per-sample crop (offsets dy, dx in [0, 2*pad] of the zero-padded image), then flip, as one gather."""
-    B, C, H, W = x.shape
-    xp = F.pad(x, (pad, pad, pad, pad))                                                  # (B, C, H+2p, W+2p)
+    B, ch, H, W = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad))                                                  # (B, ch, H+2p, W+2p)
     rows = dy[:, None] + torch.arange(H, device=x.device)                                # (B, H)
     cols = torch.arange(W, device=x.device).expand(B, W)
     cols = torch.where(flip[:, None], W - 1 - cols, cols) + dx[:, None]                  # (B, W)
     b = torch.arange(B, device=x.device)[:, None, None]
-    return xp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)              # (B, H, W, C) -> (B, C, H, W)
+    return xp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)              # (B, H, W, ch) -> (B, ch, H, W)
 
 def augment(x, mean, std, flip=True):
     """Random crop (pad min(4, side/8): 4 at 32 and 64 px, as the authors; 1 for 8 px digits), flip, normalise, on
@@ -561,12 +561,13 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
     """One NAYER round: fresh Z and Adam, g_steps updates of G on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
     (weights = (alpha, beta, gamma)); returns the batch x (pre-update images in [0, 1]) of the step with the
     lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV, L_G); a list as `trace` gets each step's four.
-    Contract: T, S in eval mode, frozen; bn_loss = BNStatLoss(T, m); y as `Generator` wants; mean, std (1, ch, 1, 1).
-        >>> T, S = (build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
+    Contract: teacher, student in eval mode, frozen; bn_loss = BNStatLoss(teacher, momentum); y as `Generator`
+    wants; mean, std (1, ch, 1, 1).
+        >>> teacher, student = (build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
         >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), n_noisy=2), torch.arange(10).repeat(2)
-        >>> m = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
-        >>> x, sums = synthesize_round(G, T, S, BNStatLoss(T, 0.9), y, m, m, g_steps=2, lr_g=4e-3,
-        ...                            weights=(10, 0.5, 1.33))
+        >>> half = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
+        >>> x, sums = synthesize_round(G, teacher, student, BNStatLoss(teacher, 0.9), y, half, half,
+        ...                            g_steps=2, lr_g=4e-3, weights=(10, 0.5, 1.33))
         >>> x.shape, sums.shape
         (torch.Size([20, 3, 32, 32]), torch.Size([4]))
         >>> l_bn, l_oh, l_adv, l_g = sums                     # sums over the 2 steps; L_G is their weighted sum
@@ -582,7 +583,7 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
             with torch.autocast(y.device.type, torch.bfloat16, enabled=amp):
                 x = G(y).float()                                  # (B, ch, H, W) in [0, 1]
                 xa = augment(x, mean, std, flip)
-                t_logits = teacher(xa)                            # T: eval, frozen; the BN hooks fire
+                t_logits = teacher(xa)                            # eval, frozen; the BN hooks fire
                 l_bn, l_oh = bn_loss.pop(), F.cross_entropy(t_logits.float(), y)
                 # S: in eval mode and frozen here (set by `distill`), so its BN running stats are not
                 # polluted and no weight gradients are built (the authors: train mode after round 1)
@@ -641,7 +642,7 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
     rounds = args.warmup * args.warmup_g_loops + (args.epochs - args.warmup) * args.g_loops  # in the whole run
     # M: every kept batch, on the device, preallocated; uint8 like the authors' 8-bit PNGs: 160k CIFAR images = 0.5 GB
     M = torch.empty((rounds * B, ch, H, W), dtype=torch.uint8, device=device)             # (N, ch, H, W)
-    kd_student, kd_teacher = (torch.compile(m) if args.compile else m for m in (student, teacher))
+    kd_student, kd_teacher = (torch.compile(net) if args.compile else net for net in (student, teacher))
     n, pieces = 0, []  # images in M so far; M on disk: pieces (file, rows), each epoch's new rows
     # for the bookkeeping: what a checkpoint holds (read when called: current G, n; new rows saved)
     snapshot = lambda: dict(student=student.state_dict(), generator=G.state_dict(), opt=opt.state_dict(),
@@ -707,11 +708,9 @@ def start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M, piece
             start, history, bank = state["epoch"], state["history"], state["bank"]
         except Exception as e:  # cut short, not a torch file, not a checkpoint of this script
             raise damaged(ckpt, type(e).__name__) from None
-        if isinstance(bank, torch.Tensor):  # checkpoints before the bank was saved in pieces
-            bank, pieces[:] = [bank], []
-        else:
-            pieces[:] = bank
-            bank = [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in bank]
+        legacy = isinstance(bank, torch.Tensor)  # saved before the bank was saved in pieces
+        pieces[:] = [] if legacy else bank
+        bank = [bank] if legacy else [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in bank]
         n = sum(len(b) for b in bank)
         try:  # other models or a longer schedule than this one (M too small): a different run
             student.load_state_dict(state["student"]); G.load_state_dict(state["generator"])
