@@ -36,340 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# ----------------------------------------------------------------------------- config
-ARCHS = ["resnet18", "resnet34", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2", "vgg11"]
-# Per data set: normalisation and each setting the authors' scripts (scripts/nayer_100.sh) set differently;
-# `parse_args` fills options left unset from here. CIFAR-10's std is the archive teachers' conventional value, not
-# the split's (0.247, 0.243, 0.262): a teacher must see its training normalisation. Tiny-ImageNet: their ResNet-34
-# -> ResNet-18 line, mean = std = 0.5, batch 200 = K 1 x 200 classes, flips in synthesis too (as their runs do).
-CIFAR = dict(image_size=32, teacher="resnet34", student="resnet18", synthesis_batch_size=400, warmup_g_loops=10,
-             g_loops=2, kd_steps=400, batch_size=512, lr=0.2, flip="on")
-DATASETS = {
-    "cifar10": dict(CIFAR, classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), g_steps=30),
-    "cifar100": dict(CIFAR, classes=100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), g_steps=40),
-    "tiny_imagenet": dict(classes=200, mean=(0.5,) * 3, std=(0.5,) * 3, image_size=64, teacher="resnet34",
-                          student="resnet18", synthesis_batch_size=200, warmup_g_loops=20, g_loops=4, g_steps=60,
-                          kd_steps=1000, batch_size=256, lr=0.1, flip="on"),
-}
-PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mean", "std")]  # options set from here
-TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the checkpoint archive shared by DFKD papers
-TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher, the usual recipe (SGD 0.9, cosine)
-
-class NayerError(Exception):
-    """A problem the user can fix, in one line naming the fix; only `main` exits (2; 1 for a NaN stop) on it."""
-    def __init__(self, msg, code=2):
-        super().__init__(msg)
-        self.code = code
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print a 15-line usage block and end the process
-        raise NayerError(f"{message} (see --help)")
-
-def parser():
-    """Every option, its paper symbol and its default's source (the authors' scripts unless said): `--help`."""
-    p = OneLineParser(description="NAYER data-free distillation (CVPR 2024); defaults: the authors' CIFAR-10 run")
-    a = p.add_argument
-    per = lambda k: "per data set: " + ", ".join(f"{d} {v[k]}" for d, v in DATASETS.items())  # from DATASETS
-    # -- data, teacher (the authors' CIFAR-10 pair), text encoder
-    a("--dataset", default="cifar10", choices=list(DATASETS), help="sets C, the normalisation, the per-data-set values")
-    a("--data-root", default="./data", help="where the data set's folder is, or is downloaded to if missing")
-    a("--image-size", type=int, help=f"N: real images resized once at load, G makes N x N ({per('image_size')})")
-    a("--teacher", choices=ARCHS, help=f"teacher T ({per('teacher')})")
-    a("--student", choices=ARCHS, help=f"student S ({per('student')})")
-    a("--teacher-ckpt", default=None, help="default checkpoints/pretrained/{dataset}_{teacher}.pth (DFKD archive)")
-    a("--train-teacher-epochs", type=int, default=200, help="no teacher file: train T this long first (not NAYER)")
-    a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name/folder for e_y (paper: CLIP)")
-    a("--prompt", default="a photo of {}", help="e_y's sentence: paper 'a photo of {}', code 'a image of {}'")
-    a("--lte-file", default=None, help="saved (C, D) label-text table instead of the text encoder")
-    # -- generator (the paper's method section) and its ablation switches (the paper's analysis)
-    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="G's input (noise: earlier DFKD)")
-    a("--noisy-layer", default="on", choices=["on", "off"], help="off: a plain Linear instead of the noisy layer Z")
-    a("--flip", choices=["on", "kd", "off"], help=f"random flips: in synthesis and KD, in KD only ({per('flip')})")
-    a("--le-emb-size", type=int, default=1000, help="E, the output width of each noisy layer Z: D -> E")
-    # -- L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
-    a("--bn", type=float, default=10.0, help="alpha, weight of L_BN (teacher BN statistics)")
-    a("--oh", type=float, default=0.5, help="beta, weight of L_OH (teacher cross-entropy on y)")
-    a("--adv", type=float, default=1.33, help="gamma, weight of L_ADV (student-teacher disagreement)")
-    a("--bn-momentum", type=float, default=0.9, help="EMA of L_BN's batch statistics over rounds; 0: DeepInversion")
-    # -- schedule: 20 warm-up epochs of 10 rounds, 100 of 2 rounds + 400 KD steps: 400 rounds = 160k images in M
-    a("--epochs", type=int, default=120, help="epochs in all, warm-up included")
-    a("--warmup", type=int, default=20, help="warm-up epochs: synthesis only, no L_ADV, no KD")
-    a("--warmup-g-loops", type=int, help=f"synthesis rounds per warm-up epoch ({per('warmup_g_loops')})")
-    a("--g-loops", type=int, help=f"synthesis rounds per epoch after warm-up ({per('g_loops')})")
-    a("--g-steps", type=int, help=f"generator steps per round ({per('g_steps')})")
-    a("--g-life", type=int, default=10, help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
-    a("--synthesis-batch-size", type=int, help=f"K copies of the C classes ({per('synthesis_batch_size')})")
-    a("--batch-size", type=int, help=f"KD batch, drawn from the bank M ({per('batch_size')})")
-    a("--kd-steps", type=int, help=f"student steps per epoch after warm-up ({per('kd_steps')})")
-    # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (betas 0.5, 0.999)
-    a("--lr", type=float, help=f"student learning rate, cosine to lr/1000 ({per('lr')})")
-    a("--lr-g", type=float, default=4e-3, help="generator learning rate, a fresh Adam every round")
-    a("--T", type=float, default=20.0, help="T, the KD temperature of L_KD")
-    # -- running it (ours, not the method's)
-    a("--eval-every", type=int, default=1, help="test accuracy every N epochs after warm-up, and at the end")
-    a("--seed", type=int, default=0, help="the one seed of every random draw (all are torch's)")
-    a("--resume", action="store_true", help="continue the run in --out from its last finished epoch, exactly")
-    a("--out", default=None, help="run folder; default runs/{dataset}_{teacher}_{student}")
-    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA if visible, else the CPU")
-    a("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast; default: where the hardware computes bf16")
-    a("--compile", action="store_true", help="torch.compile the student and the KD-time teacher")
-    return p
-
-def parse_args(argv=None):
-    """Options -> namespace, per-data-set values filled in; every number checked here, before any long work."""
-    args = parser().parse_args(argv)
-    for name in PER_DATASET:  # options left unset take the data set's value (the config block)
-        if getattr(args, name) is None:
-            setattr(args, name, DATASETS[args.dataset][name])
-    args.teacher_ckpt = args.teacher_ckpt or TEACHER_CKPT.format(**vars(args))
-    args.out = args.out or f"runs/{args.dataset}_{args.teacher}_{args.student}"
-    for name in ["epochs", "g_loops", "warmup_g_loops", "g_steps", "g_life", "synthesis_batch_size", "batch_size",
-                 "kd_steps", "le_emb_size", "train_teacher_epochs", "eval_every", "T", "lr", "lr_g", "image_size"]:
-        if not getattr(args, name) > 0:
-            raise NayerError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.image_size % 4:  # the generator upsamples its (H/4, W/4) map twice
-        raise NayerError(f"--image-size {args.image_size}: G makes multiples of 4, try {args.image_size // 4 * 4 or 4}")
-    if min(args.bn, args.oh, args.adv) < 0 or not 0 <= args.bn_momentum < 1:
-        raise NayerError("loss weights must be >= 0 and --bn-momentum in [0, 1)")
-    if not 0 <= args.warmup < args.epochs:
-        raise NayerError(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs ({args.epochs})")
-    return args
-
-def check_batch(B, C):
-    if B % C:  # K-to-1: the batch is [0..C-1] repeated K times, one noisy layer per copy
-        raise NayerError(f"--synthesis-batch-size ({B}) must be a multiple of the {C} classes (K copies of each)")
-
-def native_bf16(device):
-    """(bf16 autocast by default?, why): yes where the hardware computes bf16. EASY TO MISS: elsewhere it is
-    emulated and slower than fp32 (10x for wrn16_1 on an AVX2-only CPU here), and torch.cuda.is_bf16_supported()
-    says True for pre-8.0 GPUs (T4, V100, GTX/RTX 10xx-20xx) because it counts emulation."""
-    if device.type == "cuda":
-        cc = torch.cuda.get_device_capability(device)
-        return cc >= (8, 0), f"CUDA compute capability {cc[0]}.{cc[1]} ({'>=' if cc >= (8, 0) else '<'} 8.0)"
-    has = lambda name: bool(getattr(torch.cpu, name, lambda: False)())  # private helpers; absent = no
-    if has("_is_avx512_bf16_supported") or has("_is_amx_tile_supported"):
-        return True, "CPU with AVX512-BF16/AMX"
-    if platform.machine() in ("aarch64", "arm64") and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return True, "Arm CPU with BF16 instructions"
-    return False, "CPU without native bf16 (no AVX512-BF16/AMX)"
-
-def amp_choice(args, device):
-    """(bf16 autocast on?, why): --amp / --no-amp decide; else the hardware (`native_bf16`)."""
-    return native_bf16(device) if args.amp is None else (args.amp, "--amp" if args.amp else "--no-amp")
-
-def pick_device(name):
-    if name == "cuda" and not torch.cuda.is_available():
-        raise NayerError("--device cuda but no CUDA device is visible: use --device cpu or auto")
-    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-
-# ----------------------------------------------------------------------------- data and teacher
-def load_cifar(name, root, train):
-    """The torchvision dataset as uint8 images (N, 3, 32, 32), labels, class names (train=True: `train_teacher`)."""
-    from torchvision.datasets import CIFAR10, CIFAR100
-    cls = CIFAR10 if name == "cifar10" else CIFAR100
-    try:  # present and intact: read, no network; missing, partial or damaged: downloaded (fails offline)
-        ds = cls(root, train=train, download=True)
-    except Exception as e:
-        raise NayerError(f"{name} not found in {os.path.join(root, cls.base_folder)} and the download "
-                         f"failed ({type(e).__name__}): put the extracted python archive there") from None
-    x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
-    return x, torch.tensor(ds.targets), list(ds.classes)
-
-def load_tiny_imagenet(root, train):
-    """The official tiny-imagenet-200 folder (as its zip unpacks; test/ is unlabelled, unused) as uint8 images (N, 3,
-    64, 64), labels, class names: sorted wnids (the authors' order), each named by the first synonym of its words.txt
-    line ("goldfish, Carassius auratus" -> "goldfish"), as the paper's "a photo of {class}" (the authors: all of it)."""
-    folder, split = Path(root) / "tiny-imagenet-200", "train" if train else "val"
-    if not folder.is_dir():  # missing: try the official zip (fails offline)
-        try:
-            from torchvision.datasets.utils import download_and_extract_archive
-            download_and_extract_archive("http://cs231n.stanford.edu/tiny-imagenet-200.zip", str(root))  # official
-        except Exception as e:
-            raise NayerError(f"tiny_imagenet not found in {folder} and the download failed ({type(e).__name__}): "
-                             f"put the extracted official tiny-imagenet-200.zip there") from None
-    damaged = lambda what: NayerError(f"{folder} is damaged ({what}): extract the official zip there afresh")
-    try:  # (file, wnid) pairs: train/<wnid>/images/*.JPEG; val/images/*.JPEG as val/val_annotations.txt labels them
-        wnids = sorted((folder / "wnids.txt").read_text().split())
-        words = dict(line.split("\t", 1) for line in (folder / "words.txt").read_text().splitlines() if "\t" in line)
-        files = [(p, w) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))] if train \
-            else sorted((folder / "val" / "images" / r[0], r[1]) for r in (line.split("\t") for line in
-                        (folder / "val" / "val_annotations.txt").read_text().splitlines()))
-    except (OSError, IndexError) as e:
-        raise damaged(f"cannot read {getattr(e, 'filename', None) or e}") from None
-    odd = sorted(set(wnids) ^ {w for _, w in files}) + [w for w in wnids if w not in words]
-    if odd or not wnids:  # a class without images, images of an unlisted class, a class without a name
-        raise damaged(f"class {odd[0] if odd else '?'}: no {split} images, not in wnids.txt or no words.txt name")
-    names, index = [words[w].split(",")[0].strip() for w in wnids], {w: c for c, w in enumerate(wnids)}
-    # decoding 110,000 JPEGs takes minutes: the arrays are cached next to the folder, keyed by the file list
-    cache, key = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt", [f"{p.name} {w}" for p, w in files]
-    saved = read_cache(cache, lambda d: d.get("key") == key, lambda d: d["x"].dtype == torch.uint8
-                       and d["x"].shape == (len(key), 3, 64, 64) and d["y"].shape == (len(key),))
-    if saved:
-        return saved["x"], saved["y"], names
-    import PIL.Image, torchvision.transforms.functional as TF  # lazily (torchvision.io's JPEG decoding is deprecated)
-    print(f"decoding {len(files)} {split} JPEGs of {folder} once (the next start reads the cache)", flush=True)
-    x = torch.empty((len(files), 3, 64, 64), dtype=torch.uint8)  # (N, 3, 64, 64)
-    for i, (p, _) in enumerate(files):
-        try:  # EASY TO MISS: some images are grey; convert("RGB") gives them 3 channels
-            x[i] = TF.pil_to_tensor(PIL.Image.open(p).convert("RGB"))  # (3, 64, 64); the file closes once read
-        except (OSError, RuntimeError) as e:  # missing, not a JPEG, not 64 x 64
-            raise damaged(f"{p}: {str(e).splitlines()[0][:80]}") from None
-    y = torch.tensor([index[w] for _, w in files])
-    atomic_save(dict(key=key, x=x, y=y), cache)
-    print(f"cached the decoded {split} split in {cache} ({cache.stat().st_size / 2 ** 20:.0f} MiB)", flush=True)
-    return x, y, names
-
-def load_split(args, train):
-    """The split at --image-size, resized once here (antialiased): uint8 (N, 3, N_px, N_px), labels, class names."""
-    x, y, names = load_tiny_imagenet(args.data_root, train) if args.dataset == "tiny_imagenet" else \
-        load_cifar(args.dataset, args.data_root, train)
-    if x.shape[-1] != args.image_size:  # uint8 in, uint8 out: no float copy of 100,000 images
-        x = F.interpolate(x, size=(args.image_size,) * 2, mode="bilinear", antialias=True)  # (N, 3, N_px, N_px)
-    return x, y, names
-
-def load_checkpoint_into(model, path, arch, num_classes):
-    """Load {'state_dict': ...} or a bare state dict strictly; one clear line on any mismatch."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise NayerError(f"cannot read checkpoint {path} ({type(e).__name__}): fix --teacher-ckpt/delete it") from None
-    sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
-    if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise NayerError(f"{path} holds no state dict (expected {{'state_dict': ...}} or a bare state dict)")
-    sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DataParallel checkpoints
-    shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}  # old: none
-    if shapes(model.state_dict()) != shapes(sd):
-        raise NayerError(f"{path} holds other parameter shapes than the {arch} with {num_classes} classes asked "
-                         f"for: fix --teacher/--dataset or --teacher-ckpt")
-    model.load_state_dict(sd, strict=True)
-    return obj
-
-def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
-    """Fallback, not NAYER (the paper starts from given teachers): supervised training, uint8 data on the device."""
-    print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for {args.train_teacher_epochs} "
-          f"epochs on the REAL {args.dataset} training split (the only step that reads training data)", flush=True)
-    opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.train_teacher_epochs)
-    x, y, mean, std = x.to(device), y.to(device), mean.to(device), std.to(device)  # (1, 3, 1, 1)
-    # saved every epoch: the same command, rerun, continues from the last finished epoch, exactly
-    how = {k: vars(args)[k] for k in ("teacher", "dataset", "train_teacher_epochs", "image_size")}
-    part, start = Path(f"{args.teacher_ckpt}.part"), 0
-    state = read_cache(part, lambda d: d["how"] == how,
-                       lambda d: 0 < d["epoch"] < args.train_teacher_epochs)
-    if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        torch.set_rng_state(state["rng"])
-        if device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        start = state["epoch"]
-        print(f"continuing the teacher's training after epoch {start} ({part})", flush=True)
-    for epoch in range(start, args.train_teacher_epochs):
-        model.train(); t0 = time.time(); total = torch.zeros((), device=device)
-        batches = torch.randperm(len(y), device=device).split(TEACHER_BATCH)
-        for idx in batches:
-            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                loss = F.cross_entropy(model(augment(x[idx].float() / 255, mean, std)).float(), y[idx])
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); total += loss.detach()
-        sched.step()
-        acc = evaluate(model, eval_loader, device, amp)
-        print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss {total.item() / len(batches):.3f} "
-              f"test acc {acc:.2f}% ({time.time() - t0:.0f}s)", flush=True)
-        cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-        atomic_save(dict(how=how, model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1,
-                         sched=sched.state_dict(), rng=torch.get_rng_state(), cuda_rng=cuda_rng),
-                    part)
-    atomic_save(dict(state_dict=model.state_dict(), acc=acc, arch=args.teacher, dataset=args.dataset,  # and how:
-                     train_teacher_epochs=args.train_teacher_epochs, image_size=args.image_size), args.teacher_ckpt)
-    part.unlink(missing_ok=True)
-
-# ----------------------------------------------------------------------------- models
-# CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD archive loads strictly.
-class ResBlock(nn.Module):
-    """BasicBlock: two 3x3 convs with BN, ReLU after the residual sum."""
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
-        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
-        self.shortcut = nn.Sequential()  # identity, or 1x1 conv + BN when the shape changes
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-    def forward(self, x):
-        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.shortcut(x))
-
-class ResNet(nn.Module):
-    def __init__(self, blocks, num_classes, in_ch=3):
-        super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(in_ch, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)  # 3x3 stem, no max-pool
-        cin, layers = 64, []
-        for width, n, stride in zip([64, 128, 256, 512], blocks, [1, 2, 2, 2]):
-            layers.append(nn.Sequential(*[ResBlock(cin if i == 0 else width, width, stride if i == 0 else 1)
-                                          for i in range(n)]))
-            cin = width
-        (self.layer1, self.layer2, self.layer3, self.layer4), self.linear = layers, nn.Linear(512, num_classes)
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))  # (B, 512, h, w) -> (B, 512)
-
-class WideBlock(nn.Module):
-    """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied to the input first and
-    that *activated* tensor feeds both conv1 and the 1x1 shortcut; else the raw input is the identity shortcut."""
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn2, self.conv2 = nn.BatchNorm2d(cout), nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.equal = cin == cout  # else a 1x1 conv shortcut (the archive's name: convShortcut)
-        self.convShortcut = None if self.equal else nn.Conv2d(cin, cout, 1, stride, bias=False)
-    def forward(self, x):
-        act = F.relu(self.bn1(x))
-        out = self.conv2(F.relu(self.bn2(self.conv1(act))))
-        return out + (x if self.equal else self.convShortcut(act))
-
-class WideResNet(nn.Module):
-    def __init__(self, depth, k, num_classes, in_ch=3):
-        super().__init__()
-        n, w = (depth - 4) // 6, [16, 16 * k, 32 * k, 64 * k]
-        self.conv1 = nn.Conv2d(in_ch, 16, 3, 1, 1, bias=False)
-        groups = []
-        for g, stride in enumerate([1, 2, 2]):  # 3 groups of (d-4)/6 blocks
-            blocks = [WideBlock(w[g] if i == 0 else w[g + 1], w[g + 1], stride if i == 0 else 1) for i in range(n)]
-            groups.append(nn.ModuleDict(dict(layer=nn.Sequential(*blocks))))  # keys read `block1.layer.0...`
-        self.block1, self.block2, self.block3 = groups
-        self.bn1, self.fc = nn.BatchNorm2d(w[3]), nn.Linear(w[3], num_classes)
-    def forward(self, x):
-        x = self.block3.layer(self.block2.layer(self.block1.layer(self.conv1(x))))  # (B, 64k, 8, 8)
-        return self.fc(F.adaptive_avg_pool2d(F.relu(self.bn1(x)), 1).flatten(1))  # (B, 64k)
-
-class VGG(nn.Module):
-    """VGG-11 with BN: blocks [64] [128] [256,256] [512,512] [512,512], conv with bias."""
-    def __init__(self, num_classes, in_ch=3):
-        super().__init__()
-        cin, blocks = in_ch, []
-        for widths in [[64], [128], [256, 256], [512, 512], [512, 512]]:
-            layers = []
-            for w in widths:
-                layers += [nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
-                cin = w
-            blocks.append(nn.Sequential(*layers[:-1]))  # last ReLU applied in forward (keeps indices)
-        self.block0, self.block1, self.block2, self.block3, self.block4 = blocks
-        self.classifier = nn.Linear(512, num_classes)
-    def forward(self, x):
-        for i, block in enumerate([self.block0, self.block1, self.block2, self.block3, self.block4]):
-            x = F.relu(block(x))
-            x = F.max_pool2d(x, 2) if i < 3 else x  # 2x2 max-pool after the first three blocks: 32 -> 4 px
-        return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
-
-def build_model(name, num_classes, in_channels=3):
-    """'resnet18', 'wrn40_2', ... -> a freshly initialised CIFAR network."""
-    if name.startswith("resnet"):
-        return ResNet([2, 2, 2, 2] if name == "resnet18" else [3, 4, 6, 3], num_classes, in_channels)
-    if name.startswith("wrn"):  # wrn{depth}_{widen factor}
-        return WideResNet(*map(int, name[3:].split("_")), num_classes, in_channels)
-    return VGG(num_classes, in_channels)
-
-# ----------------------------------------------------------------------------- label-text embedding (LTE)
+# ============================================================================= THE METHOD: label-text embedding
 def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
     """The LTE table (C, D): row y is e_y, class y's sentence through a frozen sentence-transformers encoder."""
     if isinstance(encoder, (str, Path)):
@@ -382,28 +49,6 @@ def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
     # "aquarium_fish" -> "a photo of aquarium fish" (CIFAR-100 names use underscores)
     sentences = [prompt.format(c.replace("_", " ").replace("-", " ")) for c in class_names]
     return torch.as_tensor(encoder.encode(sentences, convert_to_numpy=True)).float()  # (C, D), no gradients
-
-def lte_table(args, class_names, out_dir):
-    """--lte-file, else the run folder's cache, else encode (and cache): a resumed run needs no encoder."""
-    if args.lte_file:
-        try:
-            table = torch.load(args.lte_file, map_location="cpu", weights_only=True)
-            table = table["table"] if isinstance(table, dict) else table
-        except Exception as e:
-            raise NayerError(f"cannot read --lte-file {args.lte_file} ({type(e).__name__})") from None
-        if not isinstance(table, torch.Tensor) or table.ndim != 2 or table.shape[0] != len(class_names):
-            raise NayerError(f"--lte-file {args.lte_file} has shape {tuple(getattr(table, 'shape', ()))}, but "
-                             f"{args.dataset} has {len(class_names)} classes: encode a table for these classes")
-        return table.float()
-    key = dict(encoder=str(args.text_encoder), prompt=args.prompt, classes=list(class_names))
-    cache = Path(out_dir) / "lte.pt"
-    saved = read_cache(cache, lambda d: {k: d.get(k) for k in key} == key,  # same encoder, prompt
-                       lambda d: d["table"].ndim == 2 and len(d["table"]) == len(class_names))
-    if saved:
-        return saved["table"]
-    table = label_text_embeddings(class_names, args.text_encoder, args.prompt)
-    atomic_save(dict(key, table=table), cache)
-    return table
 
 # ----------------------------------------------------------------------------- generator
 class Generator(nn.Module):
@@ -683,6 +328,250 @@ def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=
         end_epoch(epoch, warm, losses, lr, n, (t0, t1, t2), (M[n - B:n], C), history, args, out_dir, snapshot, eval_S)
     return student, history
 
+# ============================================================================= NOT THE METHOD: the rest
+# ----------------------------------------------------------------------------- models
+# CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD archive loads strictly.
+class ResBlock(nn.Module):
+    """BasicBlock: two 3x3 convs with BN, ReLU after the residual sum."""
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()  # identity, or 1x1 conv + BN when the shape changes
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+    def forward(self, x):
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.shortcut(x))
+
+class ResNet(nn.Module):
+    def __init__(self, blocks, num_classes, in_ch=3):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(in_ch, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)  # 3x3 stem, no max-pool
+        cin, layers = 64, []
+        for width, n, stride in zip([64, 128, 256, 512], blocks, [1, 2, 2, 2]):
+            layers.append(nn.Sequential(*[ResBlock(cin if i == 0 else width, width, stride if i == 0 else 1)
+                                          for i in range(n)]))
+            cin = width
+        (self.layer1, self.layer2, self.layer3, self.layer4), self.linear = layers, nn.Linear(512, num_classes)
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))  # (B, 512, h, w) -> (B, 512)
+
+class WideBlock(nn.Module):
+    """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied to the input first and
+    that *activated* tensor feeds both conv1 and the 1x1 shortcut; else the raw input is the identity shortcut."""
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(cout), nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.equal = cin == cout  # else a 1x1 conv shortcut (the archive's name: convShortcut)
+        self.convShortcut = None if self.equal else nn.Conv2d(cin, cout, 1, stride, bias=False)
+    def forward(self, x):
+        act = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(act))))
+        return out + (x if self.equal else self.convShortcut(act))
+
+class WideResNet(nn.Module):
+    def __init__(self, depth, k, num_classes, in_ch=3):
+        super().__init__()
+        n, w = (depth - 4) // 6, [16, 16 * k, 32 * k, 64 * k]
+        self.conv1 = nn.Conv2d(in_ch, 16, 3, 1, 1, bias=False)
+        groups = []
+        for g, stride in enumerate([1, 2, 2]):  # 3 groups of (d-4)/6 blocks
+            blocks = [WideBlock(w[g] if i == 0 else w[g + 1], w[g + 1], stride if i == 0 else 1) for i in range(n)]
+            groups.append(nn.ModuleDict(dict(layer=nn.Sequential(*blocks))))  # keys read `block1.layer.0...`
+        self.block1, self.block2, self.block3 = groups
+        self.bn1, self.fc = nn.BatchNorm2d(w[3]), nn.Linear(w[3], num_classes)
+    def forward(self, x):
+        x = self.block3.layer(self.block2.layer(self.block1.layer(self.conv1(x))))  # (B, 64k, 8, 8)
+        return self.fc(F.adaptive_avg_pool2d(F.relu(self.bn1(x)), 1).flatten(1))  # (B, 64k)
+
+class VGG(nn.Module):
+    """VGG-11 with BN: blocks [64] [128] [256,256] [512,512] [512,512], conv with bias."""
+    def __init__(self, num_classes, in_ch=3):
+        super().__init__()
+        cin, blocks = in_ch, []
+        for widths in [[64], [128], [256, 256], [512, 512], [512, 512]]:
+            layers = []
+            for w in widths:
+                layers += [nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+                cin = w
+            blocks.append(nn.Sequential(*layers[:-1]))  # last ReLU applied in forward (keeps indices)
+        self.block0, self.block1, self.block2, self.block3, self.block4 = blocks
+        self.classifier = nn.Linear(512, num_classes)
+    def forward(self, x):
+        for i, block in enumerate([self.block0, self.block1, self.block2, self.block3, self.block4]):
+            x = F.relu(block(x))
+            x = F.max_pool2d(x, 2) if i < 3 else x  # 2x2 max-pool after the first three blocks: 32 -> 4 px
+        return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+def build_model(name, num_classes, in_channels=3):
+    """'resnet18', 'wrn40_2', ... -> a freshly initialised CIFAR network."""
+    if name.startswith("resnet"):
+        return ResNet([2, 2, 2, 2] if name == "resnet18" else [3, 4, 6, 3], num_classes, in_channels)
+    if name.startswith("wrn"):  # wrn{depth}_{widen factor}
+        return WideResNet(*map(int, name[3:].split("_")), num_classes, in_channels)
+    return VGG(num_classes, in_channels)
+
+# ----------------------------------------------------------------------------- data and teacher
+def load_cifar(name, root, train):
+    """The torchvision dataset as uint8 images (N, 3, 32, 32), labels, class names (train=True: `train_teacher`)."""
+    from torchvision.datasets import CIFAR10, CIFAR100
+    cls = CIFAR10 if name == "cifar10" else CIFAR100
+    try:  # present and intact: read, no network; missing, partial or damaged: downloaded (fails offline)
+        ds = cls(root, train=train, download=True)
+    except Exception as e:
+        raise NayerError(f"{name} not found in {os.path.join(root, cls.base_folder)} and the download "
+                         f"failed ({type(e).__name__}): put the extracted python archive there") from None
+    x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
+    return x, torch.tensor(ds.targets), list(ds.classes)
+
+def load_tiny_imagenet(root, train):
+    """The official tiny-imagenet-200 folder (as its zip unpacks; test/ is unlabelled, unused) as uint8 images (N, 3,
+    64, 64), labels, class names: sorted wnids (the authors' order), each named by the first synonym of its words.txt
+    line ("goldfish, Carassius auratus" -> "goldfish"), as the paper's "a photo of {class}" (the authors: all of it)."""
+    folder, split = Path(root) / "tiny-imagenet-200", "train" if train else "val"
+    if not folder.is_dir():  # missing: try the official zip (fails offline)
+        try:
+            from torchvision.datasets.utils import download_and_extract_archive
+            download_and_extract_archive("http://cs231n.stanford.edu/tiny-imagenet-200.zip", str(root))  # official
+        except Exception as e:
+            raise NayerError(f"tiny_imagenet not found in {folder} and the download failed ({type(e).__name__}): "
+                             f"put the extracted official tiny-imagenet-200.zip there") from None
+    damaged = lambda what: NayerError(f"{folder} is damaged ({what}): extract the official zip there afresh")
+    try:  # (file, wnid) pairs: train/<wnid>/images/*.JPEG; val/images/*.JPEG as val/val_annotations.txt labels them
+        wnids = sorted((folder / "wnids.txt").read_text().split())
+        words = dict(line.split("\t", 1) for line in (folder / "words.txt").read_text().splitlines() if "\t" in line)
+        files = [(p, w) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))] if train \
+            else sorted((folder / "val" / "images" / r[0], r[1]) for r in (line.split("\t") for line in
+                        (folder / "val" / "val_annotations.txt").read_text().splitlines()))
+    except (OSError, IndexError) as e:
+        raise damaged(f"cannot read {getattr(e, 'filename', None) or e}") from None
+    odd = sorted(set(wnids) ^ {w for _, w in files}) + [w for w in wnids if w not in words]
+    if odd or not wnids:  # a class without images, images of an unlisted class, a class without a name
+        raise damaged(f"class {odd[0] if odd else '?'}: no {split} images, not in wnids.txt or no words.txt name")
+    names, index = [words[w].split(",")[0].strip() for w in wnids], {w: c for c, w in enumerate(wnids)}
+    # decoding 110,000 JPEGs takes minutes: the arrays are cached next to the folder, keyed by the file list
+    cache, key = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt", [f"{p.name} {w}" for p, w in files]
+    saved = read_cache(cache, lambda d: d.get("key") == key, lambda d: d["x"].dtype == torch.uint8
+                       and d["x"].shape == (len(key), 3, 64, 64) and d["y"].shape == (len(key),))
+    if saved:
+        return saved["x"], saved["y"], names
+    import PIL.Image, torchvision.transforms.functional as TF  # lazily (torchvision.io's JPEG decoding is deprecated)
+    print(f"decoding {len(files)} {split} JPEGs of {folder} once (the next start reads the cache)", flush=True)
+    x = torch.empty((len(files), 3, 64, 64), dtype=torch.uint8)  # (N, 3, 64, 64)
+    for i, (p, _) in enumerate(files):
+        try:  # EASY TO MISS: some images are grey; convert("RGB") gives them 3 channels
+            x[i] = TF.pil_to_tensor(PIL.Image.open(p).convert("RGB"))  # (3, 64, 64); the file closes once read
+        except (OSError, RuntimeError) as e:  # missing, not a JPEG, not 64 x 64
+            raise damaged(f"{p}: {str(e).splitlines()[0][:80]}") from None
+    y = torch.tensor([index[w] for _, w in files])
+    atomic_save(dict(key=key, x=x, y=y), cache)
+    print(f"cached the decoded {split} split in {cache} ({cache.stat().st_size / 2 ** 20:.0f} MiB)", flush=True)
+    return x, y, names
+
+def load_split(args, train):
+    """The split at --image-size, resized once here (antialiased): uint8 (N, 3, N_px, N_px), labels, class names."""
+    x, y, names = load_tiny_imagenet(args.data_root, train) if args.dataset == "tiny_imagenet" else \
+        load_cifar(args.dataset, args.data_root, train)
+    if x.shape[-1] != args.image_size:  # uint8 in, uint8 out: no float copy of 100,000 images
+        x = F.interpolate(x, size=(args.image_size,) * 2, mode="bilinear", antialias=True)  # (N, 3, N_px, N_px)
+    return x, y, names
+
+def load_checkpoint_into(model, path, arch, num_classes):
+    """Load {'state_dict': ...} or a bare state dict strictly; one clear line on any mismatch."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise NayerError(f"cannot read checkpoint {path} ({type(e).__name__}): fix --teacher-ckpt/delete it") from None
+    sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise NayerError(f"{path} holds no state dict (expected {{'state_dict': ...}} or a bare state dict)")
+    sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DataParallel checkpoints
+    shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}  # old: none
+    if shapes(model.state_dict()) != shapes(sd):
+        raise NayerError(f"{path} holds other parameter shapes than the {arch} with {num_classes} classes asked "
+                         f"for: fix --teacher/--dataset or --teacher-ckpt")
+    model.load_state_dict(sd, strict=True)
+    return obj
+
+def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
+    """Fallback, not NAYER (the paper starts from given teachers): supervised training, uint8 data on the device."""
+    print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for {args.train_teacher_epochs} "
+          f"epochs on the REAL {args.dataset} training split (the only step that reads training data)", flush=True)
+    opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.train_teacher_epochs)
+    x, y, mean, std = x.to(device), y.to(device), mean.to(device), std.to(device)  # (1, 3, 1, 1)
+    # saved every epoch: the same command, rerun, continues from the last finished epoch, exactly
+    how = {k: vars(args)[k] for k in ("teacher", "dataset", "train_teacher_epochs", "image_size")}
+    part, start = Path(f"{args.teacher_ckpt}.part"), 0
+    state = read_cache(part, lambda d: d["how"] == how,
+                       lambda d: 0 < d["epoch"] < args.train_teacher_epochs)
+    if state:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["rng"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        start = state["epoch"]
+        print(f"continuing the teacher's training after epoch {start} ({part})", flush=True)
+    for epoch in range(start, args.train_teacher_epochs):
+        model.train(); t0 = time.time(); total = torch.zeros((), device=device)
+        batches = torch.randperm(len(y), device=device).split(TEACHER_BATCH)
+        for idx in batches:
+            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                loss = F.cross_entropy(model(augment(x[idx].float() / 255, mean, std)).float(), y[idx])
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); total += loss.detach()
+        sched.step()
+        acc = evaluate(model, eval_loader, device, amp)
+        print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss {total.item() / len(batches):.3f} "
+              f"test acc {acc:.2f}% ({time.time() - t0:.0f}s)", flush=True)
+        cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+        atomic_save(dict(how=how, model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1,
+                         sched=sched.state_dict(), rng=torch.get_rng_state(), cuda_rng=cuda_rng),
+                    part)
+    atomic_save(dict(state_dict=model.state_dict(), acc=acc, arch=args.teacher, dataset=args.dataset,  # and how:
+                     train_teacher_epochs=args.train_teacher_epochs, image_size=args.image_size), args.teacher_ckpt)
+    part.unlink(missing_ok=True)
+
+def lte_table(args, class_names, out_dir):
+    """--lte-file, else the run folder's cache, else encode (and cache): a resumed run needs no encoder."""
+    if args.lte_file:
+        try:
+            table = torch.load(args.lte_file, map_location="cpu", weights_only=True)
+            table = table["table"] if isinstance(table, dict) else table
+        except Exception as e:
+            raise NayerError(f"cannot read --lte-file {args.lte_file} ({type(e).__name__})") from None
+        if not isinstance(table, torch.Tensor) or table.ndim != 2 or table.shape[0] != len(class_names):
+            raise NayerError(f"--lte-file {args.lte_file} has shape {tuple(getattr(table, 'shape', ()))}, but "
+                             f"{args.dataset} has {len(class_names)} classes: encode a table for these classes")
+        return table.float()
+    key = dict(encoder=str(args.text_encoder), prompt=args.prompt, classes=list(class_names))
+    cache = Path(out_dir) / "lte.pt"
+    saved = read_cache(cache, lambda d: {k: d.get(k) for k in key} == key,  # same encoder, prompt
+                       lambda d: d["table"].ndim == 2 and len(d["table"]) == len(class_names))
+    if saved:
+        return saved["table"]
+    table = label_text_embeddings(class_names, args.text_encoder, args.prompt)
+    atomic_save(dict(key, table=table), cache)
+    return table
+
+# ----------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate(model, loader, device, amp=False):
+    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one host sync."""
+    model.eval()
+    correct, seen = torch.zeros((), device=device), 0
+    for x, y in loader:
+        with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+            correct += (model(x.to(device)).argmax(1) == y.to(device)).sum()
+        seen += len(y)
+    if not seen:
+        raise NayerError("the evaluation batches are empty: pass an iterable of (images, labels), or None")
+    return 100.0 * correct.item() / seen
+
 # ----------------------------------------------------------------------------- bookkeeping
 # Everything the paper's loop does not need, called once at the start and once an epoch.
 def check_out_dir(out_dir, resume):
@@ -817,19 +706,131 @@ def read_cache(path, fresh, valid):
     print(f"{path} is damaged ({why}): rebuilding it", flush=True)
     return {}
 
-# ----------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(model, loader, device, amp=False):
-    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one host sync."""
-    model.eval()
-    correct, seen = torch.zeros((), device=device), 0
-    for x, y in loader:
-        with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-            correct += (model(x.to(device)).argmax(1) == y.to(device)).sum()
-        seen += len(y)
-    if not seen:
-        raise NayerError("the evaluation batches are empty: pass an iterable of (images, labels), or None")
-    return 100.0 * correct.item() / seen
+# ----------------------------------------------------------------------------- config
+ARCHS = ["resnet18", "resnet34", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2", "vgg11"]
+# Per data set: normalisation and each setting the authors' scripts (scripts/nayer_100.sh) set differently;
+# `parse_args` fills options left unset from here. CIFAR-10's std is the archive teachers' conventional value, not
+# the split's (0.247, 0.243, 0.262): a teacher must see its training normalisation. Tiny-ImageNet: their ResNet-34
+# -> ResNet-18 line, mean = std = 0.5, batch 200 = K 1 x 200 classes, flips in synthesis too (as their runs do).
+CIFAR = dict(image_size=32, teacher="resnet34", student="resnet18", synthesis_batch_size=400, warmup_g_loops=10,
+             g_loops=2, kd_steps=400, batch_size=512, lr=0.2, flip="on")
+DATASETS = {
+    "cifar10": dict(CIFAR, classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), g_steps=30),
+    "cifar100": dict(CIFAR, classes=100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), g_steps=40),
+    "tiny_imagenet": dict(classes=200, mean=(0.5,) * 3, std=(0.5,) * 3, image_size=64, teacher="resnet34",
+                          student="resnet18", synthesis_batch_size=200, warmup_g_loops=20, g_loops=4, g_steps=60,
+                          kd_steps=1000, batch_size=256, lr=0.1, flip="on"),
+}
+PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mean", "std")]  # options set from here
+TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the checkpoint archive shared by DFKD papers
+TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher, the usual recipe (SGD 0.9, cosine)
+
+class NayerError(Exception):
+    """A problem the user can fix, in one line naming the fix; only `main` exits (2; 1 for a NaN stop) on it."""
+    def __init__(self, msg, code=2):
+        super().__init__(msg)
+        self.code = code
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print a 15-line usage block and end the process
+        raise NayerError(f"{message} (see --help)")
+
+def parser():
+    """Every option, its paper symbol and its default's source (the authors' scripts unless said): `--help`."""
+    p = OneLineParser(description="NAYER data-free distillation (CVPR 2024); defaults: the authors' CIFAR-10 run")
+    a = p.add_argument
+    per = lambda k: "per data set: " + ", ".join(f"{d} {v[k]}" for d, v in DATASETS.items())  # from DATASETS
+    # -- data, teacher (the authors' CIFAR-10 pair), text encoder
+    a("--dataset", default="cifar10", choices=list(DATASETS), help="sets C, the normalisation, the per-data-set values")
+    a("--data-root", default="./data", help="where the data set's folder is, or is downloaded to if missing")
+    a("--image-size", type=int, help=f"N: real images resized once at load, G makes N x N ({per('image_size')})")
+    a("--teacher", choices=ARCHS, help=f"teacher T ({per('teacher')})")
+    a("--student", choices=ARCHS, help=f"student S ({per('student')})")
+    a("--teacher-ckpt", default=None, help="default checkpoints/pretrained/{dataset}_{teacher}.pth (DFKD archive)")
+    a("--train-teacher-epochs", type=int, default=200, help="no teacher file: train T this long first (not NAYER)")
+    a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name/folder for e_y (paper: CLIP)")
+    a("--prompt", default="a photo of {}", help="e_y's sentence: paper 'a photo of {}', code 'a image of {}'")
+    a("--lte-file", default=None, help="saved (C, D) label-text table instead of the text encoder")
+    # -- generator (the paper's method section) and its ablation switches (the paper's analysis)
+    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="G's input (noise: earlier DFKD)")
+    a("--noisy-layer", default="on", choices=["on", "off"], help="off: a plain Linear instead of the noisy layer Z")
+    a("--flip", choices=["on", "kd", "off"], help=f"random flips: in synthesis and KD, in KD only ({per('flip')})")
+    a("--le-emb-size", type=int, default=1000, help="E, the output width of each noisy layer Z: D -> E")
+    # -- L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
+    a("--bn", type=float, default=10.0, help="alpha, weight of L_BN (teacher BN statistics)")
+    a("--oh", type=float, default=0.5, help="beta, weight of L_OH (teacher cross-entropy on y)")
+    a("--adv", type=float, default=1.33, help="gamma, weight of L_ADV (student-teacher disagreement)")
+    a("--bn-momentum", type=float, default=0.9, help="EMA of L_BN's batch statistics over rounds; 0: DeepInversion")
+    # -- schedule: 20 warm-up epochs of 10 rounds, 100 of 2 rounds + 400 KD steps: 400 rounds = 160k images in M
+    a("--epochs", type=int, default=120, help="epochs in all, warm-up included")
+    a("--warmup", type=int, default=20, help="warm-up epochs: synthesis only, no L_ADV, no KD")
+    a("--warmup-g-loops", type=int, help=f"synthesis rounds per warm-up epoch ({per('warmup_g_loops')})")
+    a("--g-loops", type=int, help=f"synthesis rounds per epoch after warm-up ({per('g_loops')})")
+    a("--g-steps", type=int, help=f"generator steps per round ({per('g_steps')})")
+    a("--g-life", type=int, default=10, help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
+    a("--synthesis-batch-size", type=int, help=f"K copies of the C classes ({per('synthesis_batch_size')})")
+    a("--batch-size", type=int, help=f"KD batch, drawn from the bank M ({per('batch_size')})")
+    a("--kd-steps", type=int, help=f"student steps per epoch after warm-up ({per('kd_steps')})")
+    # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (betas 0.5, 0.999)
+    a("--lr", type=float, help=f"student learning rate, cosine to lr/1000 ({per('lr')})")
+    a("--lr-g", type=float, default=4e-3, help="generator learning rate, a fresh Adam every round")
+    a("--T", type=float, default=20.0, help="T, the KD temperature of L_KD")
+    # -- running it (ours, not the method's)
+    a("--eval-every", type=int, default=1, help="test accuracy every N epochs after warm-up, and at the end")
+    a("--seed", type=int, default=0, help="the one seed of every random draw (all are torch's)")
+    a("--resume", action="store_true", help="continue the run in --out from its last finished epoch, exactly")
+    a("--out", default=None, help="run folder; default runs/{dataset}_{teacher}_{student}")
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA if visible, else the CPU")
+    a("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast; default: where the hardware computes bf16")
+    a("--compile", action="store_true", help="torch.compile the student and the KD-time teacher")
+    return p
+
+def parse_args(argv=None):
+    """Options -> namespace, per-data-set values filled in; every number checked here, before any long work."""
+    args = parser().parse_args(argv)
+    for name in PER_DATASET:  # options left unset take the data set's value (the config block)
+        if getattr(args, name) is None:
+            setattr(args, name, DATASETS[args.dataset][name])
+    args.teacher_ckpt = args.teacher_ckpt or TEACHER_CKPT.format(**vars(args))
+    args.out = args.out or f"runs/{args.dataset}_{args.teacher}_{args.student}"
+    for name in ["epochs", "g_loops", "warmup_g_loops", "g_steps", "g_life", "synthesis_batch_size", "batch_size",
+                 "kd_steps", "le_emb_size", "train_teacher_epochs", "eval_every", "T", "lr", "lr_g", "image_size"]:
+        if not getattr(args, name) > 0:
+            raise NayerError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.image_size % 4:  # the generator upsamples its (H/4, W/4) map twice
+        raise NayerError(f"--image-size {args.image_size}: G makes multiples of 4, try {args.image_size // 4 * 4 or 4}")
+    if min(args.bn, args.oh, args.adv) < 0 or not 0 <= args.bn_momentum < 1:
+        raise NayerError("loss weights must be >= 0 and --bn-momentum in [0, 1)")
+    if not 0 <= args.warmup < args.epochs:
+        raise NayerError(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs ({args.epochs})")
+    return args
+
+def check_batch(B, C):
+    if B % C:  # K-to-1: the batch is [0..C-1] repeated K times, one noisy layer per copy
+        raise NayerError(f"--synthesis-batch-size ({B}) must be a multiple of the {C} classes (K copies of each)")
+
+def native_bf16(device):
+    """(bf16 autocast by default?, why): yes where the hardware computes bf16. EASY TO MISS: elsewhere it is
+    emulated and slower than fp32 (10x for wrn16_1 on an AVX2-only CPU here), and torch.cuda.is_bf16_supported()
+    says True for pre-8.0 GPUs (T4, V100, GTX/RTX 10xx-20xx) because it counts emulation."""
+    if device.type == "cuda":
+        cc = torch.cuda.get_device_capability(device)
+        return cc >= (8, 0), f"CUDA compute capability {cc[0]}.{cc[1]} ({'>=' if cc >= (8, 0) else '<'} 8.0)"
+    has = lambda name: bool(getattr(torch.cpu, name, lambda: False)())  # private helpers; absent = no
+    if has("_is_avx512_bf16_supported") or has("_is_amx_tile_supported"):
+        return True, "CPU with AVX512-BF16/AMX"
+    if platform.machine() in ("aarch64", "arm64") and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return True, "Arm CPU with BF16 instructions"
+    return False, "CPU without native bf16 (no AVX512-BF16/AMX)"
+
+def amp_choice(args, device):
+    """(bf16 autocast on?, why): --amp / --no-amp decide; else the hardware (`native_bf16`)."""
+    return native_bf16(device) if args.amp is None else (args.amp, "--amp" if args.amp else "--no-amp")
+
+def pick_device(name):
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NayerError("--device cuda but no CUDA device is visible: use --device cpu or auto")
+    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
 
 # ----------------------------------------------------------------------------- main
 def run(args):
