@@ -52,9 +52,9 @@ def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
 
 # ----------------------------------------------------------------------------- generator
 class Generator(nn.Module):
-    """G: e_y -> BN1d -> noisy layer Z (K-to-1) -> Linear -> conv decoder -> sigmoid image.
+    r"""G: $e_y$ -> BN1d -> noisy layer Z (K-to-1) -> Linear -> conv decoder -> sigmoid image.
     K-to-1: the synthesis batch is [0..C-1] repeated K times; chunk i of C consecutive samples goes through noisy
-    layer Z_i (all K: one (K, D, E) weight `noisy_w`, one batched matmul). Ablations (the paper's analysis): input
+    layer $Z_i$ (all K: one (K, D, E) weight `noisy_w`, one batched matmul). Ablations (the paper's analysis): input
     'onehot' (identity rows instead of e_y) or 'noise' (a fresh Gaussian z per sample, as earlier generators);
     noisy_layer=False: one ordinary Linear, never re-initialised. Call `new_round()` before each new batch:
         >>> G = Generator(torch.randn(10, 384), image_shape=(3, 32, 32), n_noisy=2)  # e_y table (C, D)
@@ -88,7 +88,7 @@ class Generator(nn.Module):
             nn.Conv2d(ngf, ch, 3, 1, 1), nn.Sigmoid())
     @torch.no_grad()
     def new_round(self):
-        """EASY TO MISS: Z gets fresh N(0,1) weights, zero bias before every batch: NAYER's diversity, not e_y's."""
+        r"""EASY TO MISS: Z gets fresh $\mathcal{N}(0, 1)$ weights, zero bias before every batch: the diversity."""
         if self.noisy:
             self.noisy_w.normal_(0, 1); self.noisy_b.zero_()
     def forward(self, y):
@@ -107,10 +107,10 @@ class Generator(nn.Module):
 
 # ----------------------------------------------------------------------------- losses
 class BNStatLoss:
-    """L_BN = sum_l ||mu_l(x) - mu_l||_2 + ||var_l(x) - var_l||_2 over the teacher's BN2d layers l
-    (DeepInversion): each layer input's batch statistics against the running ones, in fp32, from forward hooks
-    attached only inside `with loss.attached():`. Authors' momentum m: after each round ema <- m*ema + (1-m)*last
-    batch stats; later rounds compare (1-m)*cur + m*ema. Contract: one teacher pass, `pop()`; `end_round()`.
+    r"""$\mathcal{L}_{BN} = \sum_l \|\mu_l(x) - \mu_l\|_2 + \|\sigma^2_l(x) - \sigma^2_l\|_2$ over the teacher's BN2d
+    layers l (DeepInversion), from hooks attached only inside `with loss.attached():`, in fp32. The authors'
+    momentum m: later rounds compare $(1 - m) \mu_l(x) + m \bar\mu_l$ (and so for $\sigma^2_l$), the EMA taking in
+    each round's last batch. Contract: one teacher pass, `pop()`; `end_round()` after each round.
         >>> teacher = build_model("wrn16_1", 10).eval()
         >>> bn_loss = BNStatLoss(teacher, momentum=0.9)
         >>> with bn_loss.attached():
@@ -158,9 +158,9 @@ class BNStatLoss:
         self.ema = [last if ema is None else (m * ema[0] + (1 - m) * last[0], m * ema[1] + (1 - m) * last[1])
                     for ema, last in zip(self.ema, self.last)]
 
-# L_OH = CE(T(x), y): plain F.cross_entropy of the teacher logits against y (in synthesize_round).
+# $\mathcal{L}_{OH} = \mathrm{CE}(T(x), y)$: F.cross_entropy of the teacher logits against y (in synthesize_round).
 def adv_loss(s_logits, t_logits):
-    """L_ADV = -(1/B) sum_b 1[argmax s_b == argmax t_b] * KL(p_t,b || p_s,b), T = 1.
+    r"""$\mathcal{L}_{ADV} = -\frac{1}{B} \sum_b \mathbb{1}[\arg\max s_b = \arg\max t_b] \, \mathrm{KL}(p_{t,b} \| p_{s,b})$, T = 1.
     Maximises the disagreement only where the student still agrees with the teacher: samples it already gets
     wrong would only drift further from the teacher's classes. Logits (B, C):
         >>> s, t = torch.tensor([[2., 0.], [0., 2.]]), torch.tensor([[3., 0.], [3., 0.]])
@@ -173,8 +173,8 @@ def adv_loss(s_logits, t_logits):
     return -(kl * mask).mean()
 
 def kd_loss(s_logits, t_logits, T):
-    """L_KD = T^2 * (1/B) sum_b KL(softmax(t_b/T) || softmax(s_b/T)); T^2 keeps the gradient scale independent of
-    the temperature (Hinton et al.). Logits (B, C):
+    r"""$\mathcal{L}_{KD} = T^2 \frac{1}{B} \sum_b \mathrm{KL}(\mathrm{softmax}(t_b / T) \| \mathrm{softmax}(s_b / T))$;
+    $T^2$ keeps the gradient scale independent of the temperature (Hinton et al.). Logits (B, C):
         >>> round(kd_loss(torch.zeros(1, 2), torch.tensor([[4., 0.]]), T=20).item(), 4)  # about 4^2/8
         1.99
     """
@@ -203,11 +203,11 @@ def augment(x, mean, std, flip=True):
 
 def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_g, weights, use_adv=True,
                      flip=True, amp=False, trace=None):
-    """One NAYER round: fresh Z and Adam, g_steps updates of G on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
-    (weights = (alpha, beta, gamma)); returns the batch x (pre-update images in [0, 1]) of the step with the
-    lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV, L_G); a list as `trace` gets each step's four.
-    Contract: teacher, student in eval mode, frozen; bn_loss = BNStatLoss(teacher, momentum); y as `Generator`
-    wants; mean, std (1, ch, 1, 1).
+    r"""One NAYER round: a fresh Z and Adam, then g_steps updates of G on the loss (weights $(\alpha, \beta, \gamma)$)
+    $\mathcal{L}_G = \alpha \mathcal{L}_{BN} + \beta \mathcal{L}_{OH} + \gamma \mathcal{L}_{ADV}$. Returns the batch x (the
+    pre-update images in [0, 1]) of the step with the lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV,
+    L_G); a list as `trace` gets each step's four. Contract: teacher and student in eval mode, frozen; bn_loss =
+    BNStatLoss(teacher, momentum); y as `Generator` wants; mean, std (1, ch, 1, 1).
         >>> teacher, student = (build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
         >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), n_noisy=2), torch.arange(10).repeat(2)
         >>> half = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
