@@ -687,8 +687,8 @@ def writing(path):
     try:
         yield
     except OSError as e:
-        raise NayerError(f"cannot write {path} ({e.strerror or e}): free some space or pick a "
-                         f"writable --out; --resume continues from the last checkpoint") from None
+        raise NayerError(f"cannot write {path} ({e.strerror or e}): free some space or make its "
+                         f"folder writable; --resume continues from the last checkpoint") from None
 
 def read_cache(path, fresh, valid):
     """A cache this script wrote; {} if missing, stale (not `fresh`) or damaged (said; rebuilt)."""
