@@ -654,7 +654,7 @@ def save_samples(x, C, path):
 
 def save_bank(out_dir, M, n, pieces):  # M's rows added since the last save, in a file of their own
     done = sum(rows for _, rows in pieces)
-    if out_dir is not None and n > done:
+    if n > done:  # only called with a run folder
         name = f"bank/{done:08d}-{n:08d}.pt"
         atomic_save(M[done:n].cpu().clone(), Path(out_dir) / name)  # clone: the rows, not all M
         pieces.append((name, n - done))

@@ -517,6 +517,7 @@ def test_two_synthesis_rounds_against_a_plain_reference(monkeypatch):
         return xa
     monkeypatch.setattr(nayer, "augment", spy)
     bn_loss, ema, partial_mask, best_inside = nayer.BNStatLoss(teacher, m), None, False, False
+    first_Z = last_Z = last_fc = None  # round 1's, compared with round 2's
     for r in range(2):
         steps.clear()
         trace = []
@@ -1302,7 +1303,8 @@ def rendered(html_file):
     if exe is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it): the math is "
                     "typeset in the browser")
-    with __import__("tempfile").TemporaryDirectory() as profile:
+    import tempfile
+    with tempfile.TemporaryDirectory() as profile:
         p = subprocess.run([exe, *CHROMIUM, f"--user-data-dir={profile}", "--dump-dom",
                             f"file://{html_file}"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and "</html>" in p.stdout, p.stderr[-2000:]

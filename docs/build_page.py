@@ -15,7 +15,7 @@ relative paths only, so it opens from a clone and serves as is from a GitHub Pag
 The output is deterministic: the same nayer.py gives the same bytes (the test suite rebuilds it
 and compares with the committed page).
 """
-import ast, html, io, re, sys, tokenize
+import ast, html, re, sys
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -132,7 +132,7 @@ def prose(line):
 def highlight(code_lines, anchors):
     """Numbered, highlighted code lines; `$...$` in comments typeset in place."""
     source = "\n".join(text for _, text in code_lines) + "\n"
-    rendered, line = [""], 0
+    rendered = [""]
     for kind, value in lex(source, PythonLexer()):
         for k, piece in enumerate(value.split("\n")):
             if k:
