@@ -1,14 +1,16 @@
-"""NAYER: data-free knowledge distillation with noisy-layer data generation.
+r"""NAYER: data-free knowledge distillation with noisy-layer data generation.
 
-Paper: M.-T. Tran, T. Le, X.-M. Le, M. Harandi, Q. H. Tran, D. Phung, "NAYER: Noisy Layer Data Generation for
-Efficient and Effective Data-free Knowledge Distillation", CVPR 2024, https://arxiv.org/abs/2310.00258
+Paper: M.-T. Tran, T. Le, X.-M. Le, M. Harandi, Q. H. Tran, D. Phung, "NAYER: Noisy Layer Data
+Generation for Efficient and Effective Data-free Knowledge Distillation", CVPR 2024,
+https://arxiv.org/abs/2310.00258
 
-The idea. A trained teacher is given, its training data is not. A generator G makes images the teacher finds
-typical (its BatchNorm statistics match, it is sure of the intended class) and, after a warm-up, images on which
-the student can still be pushed away from the teacher (adversarial term); the student is distilled on a growing
-memory bank M of those images. NAYER's two changes to earlier generators: the input is a constant label-text
-embedding e_y ("a photo of a cat" through a frozen text encoder) instead of random noise, and the randomness
-lives in a *noisy layer* Z right after e_y, re-initialised before every synthetic batch. G thus starts from
+The idea. A trained teacher is given, its training data is not. A generator G makes images the
+teacher finds typical (its BatchNorm statistics match, it is sure of the intended class) and,
+after a warm-up, images on which the student can still be pushed away from the teacher
+(adversarial term); the student is distilled on a growing memory bank M of those images. NAYER's
+two changes to earlier generators: the input is a constant label-text embedding e_y ("a photo of
+a cat" through a frozen text encoder) instead of random noise, and the randomness lives in a
+*noisy layer* Z right after e_y, re-initialised before every synthetic batch. G thus starts from
 meaningful inputs and needs few steps per batch.
 
 The procedure, as `distill` runs it (symbols as in the paper's method figure):
@@ -16,124 +18,148 @@ The procedure, as `distill` runs it (symbols as in the paper's method figure):
         if epoch = 0 or epoch = warmup (mod g_life), the authors' rule: rebuild G from scratch
         repeat for warmup_g_loops rounds (warm-up) or g_loops rounds (after):
             re-initialise Z;  x = G(Z(e_y)) for the labels y = [0..C-1] * K
-            g_steps Adam steps on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV  (no L_ADV in warm-up)
+            g_steps Adam steps on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV (no L_ADV in warm-up)
             append the x of the step with the lowest L_G to M
         after warm-up: kd_steps SGD steps of the student S on L_KD over M, one cosine step
+The method comes first, in that order; what is not the method (backbones, data, teacher,
+evaluation, bookkeeping, options, `main`) comes after it. docs/nayer.html is the annotated page.
 
 Commands (README.md: what each gives, how long it takes, our measurements, the paper-to-code map):
-    python nayer.py --dataset cifar10               # the paper's CIFAR-10 run (ResNet-34 -> ResNet-18), one GPU
-    python nayer.py --dataset tiny_imagenet         # the paper's Tiny-ImageNet run (the same pair, 64 px), one GPU
-    python nayer.py --device cpu --teacher wrn16_1 --student wrn16_1 --train-teacher-epochs 1 --epochs 3 \
-        --warmup 1 --g-steps 2 --kd-steps 5 --synthesis-batch-size 20 --batch-size 32 --out runs/smoke  # a CPU smoke
-Without a teacher file (`--teacher-ckpt`) the teacher is first trained on the real training split, the only
-step that touches training data. Expect one line an epoch, the student's test accuracy climbing towards the
-teacher's; the authors report 70.20 % (CIFAR-100 WRN-40-2 -> WRN-16-2, 120 epochs) in about 2.1 GPU-hours.
+    python nayer.py --dataset cifar10        # the paper's CIFAR-10 run (ResNet-34 -> ResNet-18)
+    python nayer.py --dataset tiny_imagenet  # the paper's Tiny-ImageNet run (the same pair, 64 px)
+    python nayer.py --device cpu --teacher wrn16_1 --student wrn16_1 --train-teacher-epochs 1 \
+        --epochs 3 --warmup 1 --g-steps 2 --kd-steps 5 --synthesis-batch-size 20 \
+        --batch-size 32 --out runs/smoke  # a CPU smoke test
+Without a teacher file (`--teacher-ckpt`) the teacher is first trained on the real training
+split, the only step that touches training data. Expect one line an epoch, the student's test
+accuracy climbing towards the teacher's; the authors report 70.20 % (CIFAR-100 WRN-40-2 ->
+WRN-16-2, 120 epochs) in about 2.1 GPU-hours.
 """
-import argparse, collections.abc, contextlib, json, math, os, platform, sys, time
+import argparse, collections.abc, contextlib, json, math, os, platform, sys, time, types
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# ============================================================================= THE METHOD: label-text embedding
+# ================================================================= THE METHOD: label-text embedding
 def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
-    """The LTE table (C, D): row y is e_y, class y's sentence through a frozen sentence-transformers encoder."""
+    r"""The LTE table (C, D): row y is $e_y$, class y's sentence through a frozen
+    sentence-transformers encoder (the paper: CLIP ViT-B/32's text tower)."""
     if isinstance(encoder, (str, Path)):
-        try:
-            from sentence_transformers import SentenceTransformer  # optional heavy import, lazily
-            encoder = SentenceTransformer(str(encoder), device="cpu")
-        except Exception as e:
-            raise NayerError(f"cannot load text encoder {encoder!r} ({type(e).__name__}): pass --text-encoder PATH "
-                             f"to a local sentence-transformers folder, or --lte-file with a saved table") from None
+        encoder = load_text_encoder(encoder)
     # "aquarium_fish" -> "a photo of aquarium fish" (CIFAR-100 names use underscores)
-    sentences = [prompt.format(c.replace("_", " ").replace("-", " ")) for c in class_names]
-    return torch.as_tensor(encoder.encode(sentences, convert_to_numpy=True)).float()  # (C, D), no gradients
+    names = [c.replace("_", " ").replace("-", " ") for c in class_names]
+    sentences = [prompt.format(name) for name in names]
+    e = encoder.encode(sentences, convert_to_numpy=True)  # no gradients: a constant input of G
+    return torch.as_tensor(e).float()  # (C, D)
 
-# ----------------------------------------------------------------------------- generator
+# ---------------------------------------------------------------------------------------- generator
 class Generator(nn.Module):
-    r"""G: $e_y$ -> BN1d -> noisy layer Z (K-to-1) -> Linear -> conv decoder -> sigmoid image.
-    K-to-1: the synthesis batch is [0..C-1] repeated K times; chunk i of C consecutive samples goes through noisy
-    layer $Z_i$ (all K: one (K, D, E) weight `noisy_w`, one batched matmul). Ablations (the paper's analysis): input
-    'onehot' (identity rows instead of e_y) or 'noise' (a fresh Gaussian z per sample, as earlier generators);
-    noisy_layer=False: one ordinary Linear, never re-initialised. Call `new_round()` before each new batch:
-        >>> G = Generator(torch.randn(10, 384), image_shape=(3, 32, 32), n_noisy=2)  # e_y table (C, D)
-        >>> y = torch.arange(10).repeat(2)                                           # [0..9] * K, K = 2
-        >>> G.new_round(); x = G(y); x.shape                                         # fresh Z, one image a label
-        torch.Size([20, 3, 32, 32])
-        >>> bool(x.min() >= 0), bool(x.max() <= 1)                                   # sigmoid: in [0, 1]
-        (True, True)
+    r"""G: $e_y$ -> BN1d -> noisy layer Z -> Linear -> conv decoder -> sigmoid image.
+    K-to-1: the batch is the labels [0..C-1] repeated K times; chunk k of C consecutive samples
+    goes through its own noisy layer $Z_k$ (one (K, D, E) weight `noisy_w`, one batched matmul).
+    Ablations (the paper's analysis): input 'onehot' (identity rows instead of $e_y$) or 'noise'
+    (a fresh Gaussian z per sample); noisy_layer=False: one plain Linear, never re-initialised.
+        >>> G = Generator(torch.randn(10, 384), image_shape=(3, 32, 32), n_noisy=2)  # (C, D)
+        >>> y = torch.arange(10).repeat(2)  # [0..9] * K, K = 2
+        >>> G.new_round()                   # a fresh Z: before every batch
+        >>> x = G(y)
+        >>> x.shape, bool(x.min() >= 0), bool(x.max() <= 1)
+        (torch.Size([20, 3, 32, 32]), True, True)
     """
-    def __init__(self, lte, image_shape, n_noisy, le_emb_size=1000, ngf=64, gen_input="lte", noisy_layer=True):
+    def __init__(self, lte, image_shape, n_noisy, le_emb_size=1000, ngf=64, gen_input="lte",
+                 noisy_layer=True):
         super().__init__()
         (C, _), (ch, H, W) = lte.shape, image_shape
-        table = torch.eye(C) if gen_input == "onehot" else lte.detach().float().cpu().clone()
+        table = lte.detach().float().cpu().clone()
+        if gen_input == "onehot":
+            table = torch.eye(C)
         self.register_buffer("table", table)  # the e_y rows: a constant input, never trained
         self.gen_input, self.noisy, self.checked_y = gen_input, noisy_layer, None
-        d, k = table.shape[1], n_noisy if noisy_layer else 1
-        self.in_bn = nn.BatchNorm1d(d)
-        self.noisy_w = nn.Parameter(torch.empty(k, d, le_emb_size))  # Z: K layers of D -> E
-        self.noisy_b = nn.Parameter(torch.zeros(k, le_emb_size))
-        if not noisy_layer:  # plain Linear: PyTorch's default uniform init, kept for good
-            nn.init.uniform_(self.noisy_w, -d ** -0.5, d ** -0.5)
-            nn.init.uniform_(self.noisy_b, -d ** -0.5, d ** -0.5)
+        D, K = table.shape[1], n_noisy if noisy_layer else 1
+        self.in_bn = nn.BatchNorm1d(D)
+        self.noisy_w = nn.Parameter(torch.empty(K, D, le_emb_size))  # Z: K layers of D -> E
+        self.noisy_b = nn.Parameter(torch.zeros(K, le_emb_size))
+        if not noisy_layer:  # a plain Linear: PyTorch's default uniform init, kept for good
+            nn.init.uniform_(self.noisy_w, -D ** -0.5, D ** -0.5)
+            nn.init.uniform_(self.noisy_b, -D ** -0.5, D ** -0.5)
         self.new_round()
-        self.h0, self.w0, self.c0 = H // 4, W // 4, 2 * ngf  # decoder: a (2*ngf, H/4, W/4) map, upsampled twice
+        self.h0, self.w0, self.c0 = H // 4, W // 4, 2 * ngf  # (2*ngf, H/4, W/4), upsampled twice
         self.fc = nn.Linear(le_emb_size, self.c0 * self.h0 * self.w0)
         self.decoder = nn.Sequential(
             nn.BatchNorm2d(self.c0), nn.Upsample(scale_factor=2),
-            nn.Conv2d(self.c0, self.c0, 3, 1, 1, bias=False), nn.BatchNorm2d(self.c0), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2),
+            nn.Conv2d(self.c0, self.c0, 3, 1, 1, bias=False), nn.BatchNorm2d(self.c0),
+            nn.LeakyReLU(0.2), nn.Upsample(scale_factor=2),
             nn.Conv2d(self.c0, ngf, 3, 1, 1, bias=False), nn.BatchNorm2d(ngf), nn.LeakyReLU(0.2),
             nn.Conv2d(ngf, ch, 3, 1, 1), nn.Sigmoid())
     @torch.no_grad()
     def new_round(self):
-        r"""EASY TO MISS: Z gets fresh $\mathcal{N}(0, 1)$ weights, zero bias before every batch: the diversity."""
+        r"""EASY TO MISS: Z gets fresh $\mathcal{N}(0, 1)$ weights and a zero bias before every
+        batch: NAYER's diversity comes from here, not from $e_y$."""
         if self.noisy:
-            self.noisy_w.normal_(0, 1); self.noisy_b.zero_()
+            self.noisy_w.normal_(0, 1)
+            self.noisy_b.zero_()
     def forward(self, y):
-        B, K, C = y.shape[0], self.noisy_w.shape[0], self.table.shape[0]
-        if self.noisy and y is not self.checked_y:  # a value check syncs with the device: once per labels tensor
-            if y.shape != (K * C,) or not torch.equal(y, torch.arange(C, device=y.device).repeat(K)):
-                raise NayerError(f"Generator with {K} noisy layers x {C} classes wants labels [0..{C - 1}] repeated {K} "
-                                 f"times (batch {K * C}), got {B} labels starting {y[:C + 1].tolist()}")
-            self.checked_y = y
-        # e_y: the same every call; 'noise': a fresh z per sample and call, as earlier generators
-        e = torch.randn(B, self.table.shape[1], device=y.device) if self.gen_input == "noise" else self.table[y]
+        B, K = y.shape[0], self.noisy_w.shape[0]
+        e = self.inputs(y)  # (B, D): the e_y rows of the labels
         h = self.in_bn(e)  # batch statistics over the [0..C-1]*K rows: a fixed affine map of e_y
-        h = torch.bmm(h.view(K, B // K, -1), self.noisy_w) + self.noisy_b[:, None]  # Z: (K, B/K, E)
-        h = self.fc(h.reshape(B, -1))                                  # (B, E) -> (B, c0*h0*w0)
-        return self.decoder(h.view(B, self.c0, self.h0, self.w0))      # (B, ch, H, W) in [0, 1]
+        # $Z_k(h) = h W_k + b_k$ for chunk k: (K, B/K, D) @ (K, D, E) -> (K, B/K, E)
+        h = torch.bmm(h.view(K, B // K, -1), self.noisy_w) + self.noisy_b[:, None]
+        h = self.fc(h.reshape(B, -1))  # (B, E) -> (B, c0*h0*w0)
+        return self.decoder(h.view(B, self.c0, self.h0, self.w0))  # (B, ch, H, W) in [0, 1]
+    def inputs(self, y):
+        """The input rows for the labels y ($e_y$, or an ablation's), the K-to-1 layout checked."""
+        K, C = self.noisy_w.shape[0], self.table.shape[0]
+        if self.noisy and y is not self.checked_y:  # a value check syncs: once per tensor
+            want = torch.arange(C, device=y.device).repeat(K)
+            if y.shape != (K * C,) or not torch.equal(y, want):
+                raise NayerError(f"Generator with {K} noisy layers x {C} classes wants labels "
+                                 f"[0..{C - 1}] repeated {K} times (batch {K * C}), got "
+                                 f"{y.shape[0]} labels starting {y[:C + 1].tolist()}")
+            self.checked_y = y
+        if self.gen_input == "noise":  # a fresh z per sample and call, as earlier generators
+            return torch.randn(y.shape[0], self.table.shape[1], device=y.device)
+        return self.table[y]  # e_y: the same every call
 
-# ----------------------------------------------------------------------------- losses
+# ------------------------------------------------------------------------------------------- losses
 class BNStatLoss:
-    r"""$\mathcal{L}_{BN} = \sum_l \|\mu_l(x) - \mu_l\|_2 + \|\sigma^2_l(x) - \sigma^2_l\|_2$ over the teacher's BN2d
-    layers l (DeepInversion), from hooks attached only inside `with loss.attached():`, in fp32. The authors'
-    momentum m: later rounds compare $(1 - m) \mu_l(x) + m \bar\mu_l$ (and so for $\sigma^2_l$), the EMA taking in
-    each round's last batch. Contract: one teacher pass, `pop()`; `end_round()` after each round.
+    r"""$\mathcal{L}_{BN} = \sum_l \|\mu_l(x) - \mu_l\|_2 + \|\sigma^2_l(x) - \sigma^2_l\|_2$
+    over the teacher's BN2d layers l (DeepInversion): each layer input's batch statistics against
+    the running ones, in fp32, from hooks attached only inside `with loss.attached():`. The
+    authors' momentum m: later rounds compare $(1 - m) \mu_l(x) + m \bar\mu_l$ (and so for
+    $\sigma^2_l$), the EMA $\bar\mu_l$ taking in each round's last batch. Contract: one teacher
+    pass, `pop()`; after each round, `end_round()`.
         >>> teacher = build_model("wrn16_1", 10).eval()
         >>> bn_loss = BNStatLoss(teacher, momentum=0.9)
         >>> with bn_loss.attached():
         ...     logits = teacher(torch.rand(8, 3, 32, 32))  # the hooks fire
-        ...     l_bn = bn_loss.pop()                        # the sum over the BN layers: a scalar
-        >>> bn_loss.end_round(); l_bn.ndim, bool(l_bn > 0), len(bn_loss.ema)  # one EMA per BN layer
+        ...     l_bn = bn_loss.pop()                        # the sum over the BN layers
+        >>> bn_loss.end_round()
+        >>> l_bn.ndim, bool(l_bn > 0), len(bn_loss.ema)     # one EMA per BN layer
         (0, True, 13)
     """
     def __init__(self, teacher, momentum):
         self.layers = [mod for mod in teacher.modules() if isinstance(mod, nn.BatchNorm2d)]
         if not self.layers:
-            raise NayerError("the teacher has no BatchNorm2d layer: NAYER's L_BN needs its running statistics")
-        self.momentum, self.terms, self.active = momentum, [], False  # terms: one per BN layer, from the hooks
-        self.ema, self.last = [None] * len(self.layers), [None] * len(self.layers)  # (mean, var) per layer
+            raise NayerError("the teacher has no BatchNorm2d layer: NAYER's L_BN needs its "
+                             "running statistics")
+        self.momentum, self.terms, self.active = momentum, [], False  # terms: one a BN layer
+        self.ema = [None] * len(self.layers)  # (mean, var) per layer, over the earlier rounds
+        self.last = [None] * len(self.layers)  # (mean, var) per layer, of the last batch
     def _hook(self, i):
         def hook(module, inputs, output):
-            var, mean = torch.var_mean(inputs[0].float(), dim=(0, 2, 3), correction=0)  # (C,), (C,)
+            # $\mu_l(x)$, $\sigma^2_l(x)$: per channel, biased, over (B, H, W)
+            var, mean = torch.var_mean(inputs[0].float(), dim=(0, 2, 3), correction=0)  # (C,)
             self.last[i] = (mean.detach(), var.detach())
             if self.ema[i] is not None and self.momentum > 0:
-                m = self.momentum
-                mean, var = (1 - m) * mean + m * self.ema[i][0], (1 - m) * var + m * self.ema[i][1]
-            self.terms.append(torch.linalg.vector_norm(mean - module.running_mean)
-                              + torch.linalg.vector_norm(var - module.running_var))
+                m, (ema_mean, ema_var) = self.momentum, self.ema[i]
+                # $(1 - m) \mu_l(x) + m \bar\mu_l$, and the same for $\sigma^2_l$
+                mean = (1 - m) * mean + m * ema_mean
+                var = (1 - m) * var + m * ema_var
+            # $\|\mu_l(x) - \mu_l\|_2 + \|\sigma^2_l(x) - \sigma^2_l\|_2$
+            term = torch.linalg.vector_norm(mean - module.running_mean)
+            self.terms.append(term + torch.linalg.vector_norm(var - module.running_var))
         return hook
     @contextlib.contextmanager
     def attached(self):
@@ -146,191 +172,207 @@ class BNStatLoss:
             for h in handles:
                 h.remove()
     def pop(self):
-        """L_BN of the last teacher forward pass: exactly one since the last pop, run inside `attached()`."""
+        """L_BN of the last teacher pass: exactly one since the last pop, inside `attached()`."""
         if len(self.terms) != len(self.layers):
-            where = "" if self.active else " (the hooks fire only inside `with bn_loss.attached():`)"
-            raise NayerError(f"BNStatLoss.pop() wants one teacher forward pass since the last pop, found "
-                             f"{len(self.terms) / len(self.layers):g}{where}")
-        loss, self.terms = torch.stack(self.terms).sum(), []
+            where = ""
+            if not self.active:
+                where = " (the hooks fire only inside `with bn_loss.attached():`)"
+            raise NayerError(f"BNStatLoss.pop() wants one teacher forward pass since the last "
+                             f"pop, found {len(self.terms) / len(self.layers):g}{where}")
+        loss = torch.stack(self.terms).sum()
+        self.terms = []
         return loss
     def end_round(self):
+        r"""$\bar\mu_l \leftarrow m \bar\mu_l + (1 - m) \mu_l(x_{last})$; round 1's starts it."""
         m = self.momentum
-        self.ema = [last if ema is None else (m * ema[0] + (1 - m) * last[0], m * ema[1] + (1 - m) * last[1])
-                    for ema, last in zip(self.ema, self.last)]
+        for i, last in enumerate(self.last):
+            if self.ema[i] is None:
+                self.ema[i] = last
+            else:
+                (ema_mean, ema_var), (mean, var) = self.ema[i], last
+                self.ema[i] = (m * ema_mean + (1 - m) * mean, m * ema_var + (1 - m) * var)
 
-# $\mathcal{L}_{OH} = \mathrm{CE}(T(x), y)$: F.cross_entropy of the teacher logits against y (in synthesize_round).
+# $\mathcal{L}_{OH} = \mathrm{CE}(T(x), y)$: `F.cross_entropy` of the teacher's logits against
+# the intended labels y, in `synthesize_round`.
+
 def adv_loss(s_logits, t_logits):
-    r"""$\mathcal{L}_{ADV} = -\frac{1}{B} \sum_b \mathbb{1}[\arg\max s_b = \arg\max t_b] \, \mathrm{KL}(p_{t,b} \| p_{s,b})$, T = 1.
-    Maximises the disagreement only where the student still agrees with the teacher: samples it already gets
-    wrong would only drift further from the teacher's classes. Logits (B, C):
+    r"""$\mathcal{L}_{ADV} = -\frac{1}{B} \sum_b \mathbb{1}[\arg\max s_b = \arg\max t_b] \,
+    \mathrm{KL}(p_{t,b} \| p_{s,b})$, at temperature 1. The disagreement is maximised only where
+    the student still agrees with the teacher: samples it already gets wrong would only drift
+    further from the teacher's classes. Logits (B, C):
         >>> s, t = torch.tensor([[2., 0.], [0., 2.]]), torch.tensor([[3., 0.], [3., 0.]])
-        >>> round(adv_loss(s, t).item(), 4)  # row 1 disagrees: masked; -KL(row 0) / B with B = 2
+        >>> round(adv_loss(s, t).item(), 4)  # row 1 disagrees: masked; -KL(row 0) / B, B = 2
         -0.0155
     """
     s, t = s_logits.float(), t_logits.float()
-    mask = (s.argmax(1) == t.argmax(1)).float()                                          # (B,)
-    kl = (F.softmax(t, 1) * (F.log_softmax(t, 1) - F.log_softmax(s, 1))).sum(1)          # (B,)
+    mask = (s.argmax(1) == t.argmax(1)).float()  # (B,)
+    # $\mathrm{KL}(p_t \| p_s) = \sum_c p_t (\log p_t - \log p_s)$
+    kl = (F.softmax(t, 1) * (F.log_softmax(t, 1) - F.log_softmax(s, 1))).sum(1)  # (B,)
     return -(kl * mask).mean()
 
 def kd_loss(s_logits, t_logits, T):
-    r"""$\mathcal{L}_{KD} = T^2 \frac{1}{B} \sum_b \mathrm{KL}(\mathrm{softmax}(t_b / T) \| \mathrm{softmax}(s_b / T))$;
-    $T^2$ keeps the gradient scale independent of the temperature (Hinton et al.). Logits (B, C):
-        >>> round(kd_loss(torch.zeros(1, 2), torch.tensor([[4., 0.]]), T=20).item(), 4)  # about 4^2/8
+    r"""$\mathcal{L}_{KD} = \frac{T^2}{B} \sum_b \mathrm{KL}(\mathrm{softmax}(t_b / T) \|
+    \mathrm{softmax}(s_b / T))$; $T^2$ keeps the gradient's scale independent of the
+    temperature (Hinton et al.). Logits (B, C):
+        >>> round(kd_loss(torch.zeros(1, 2), torch.tensor([[4., 0.]]), T=20).item(), 4)  # ~4^2/8
         1.99
     """
     s, t = s_logits.float(), t_logits.float()
-    return F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction="batchmean") * T * T
+    kl = F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction="batchmean")
+    return kl * T * T
 
-# ----------------------------------------------------------------------------- synthesis
-def crop_flip(x, dy, dx, flip, pad):
-    """Per-sample crop (offsets dy, dx in [0, 2*pad] of the zero-padded image), then flip, as one gather."""
-    B, ch, H, W = x.shape
-    xp = F.pad(x, (pad, pad, pad, pad))                                                  # (B, ch, H+2p, W+2p)
-    rows = dy[:, None] + torch.arange(H, device=x.device)                                # (B, H)
-    cols = torch.arange(W, device=x.device).expand(B, W)
-    cols = torch.where(flip[:, None], W - 1 - cols, cols) + dx[:, None]                  # (B, W)
-    b = torch.arange(B, device=x.device)[:, None, None]
-    return xp[b, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)              # (B, H, W, ch) -> (B, ch, H, W)
-
+# ---------------------------------------------------------------------------------------- synthesis
 def augment(x, mean, std, flip=True):
-    """Random crop (pad min(4, side/8): 4 at 32 and 64 px, as the authors; 1 for 8 px digits), flip, normalise, on
-    the device: on G's output in synthesis (G's gradients flow through it) and on bank images in KD, batched."""
+    """Random crop (pad min(4, side/8): 4 at 32 and 64 px, as the authors; 1 for 8 px digits),
+    flip, normalise, on the device: on G's output in synthesis (G's gradients flow through it)
+    and on bank images in KD, batched (`crop_flip`)."""
     B, pad = x.shape[0], min(4, x.shape[-1] // 8)
     dy, dx = (torch.randint(0, 2 * pad + 1, (B,), device=x.device) for _ in range(2))
     flips = torch.rand(B, device=x.device) < (0.5 if flip else 0.0)
-    x = crop_flip(x, dy, dx, flips, pad) if pad else x
+    if pad:
+        x = crop_flip(x, dy, dx, flips, pad)
     return (x - mean) / std
 
-def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_g, weights, use_adv=True,
-                     flip=True, amp=False, trace=None):
-    r"""One NAYER round: a fresh Z and Adam, then g_steps updates of G on the loss (weights $(\alpha, \beta, \gamma)$)
-    $\mathcal{L}_G = \alpha \mathcal{L}_{BN} + \beta \mathcal{L}_{OH} + \gamma \mathcal{L}_{ADV}$. Returns the batch x (the
-    pre-update images in [0, 1]) of the step with the lowest L_G and the sums over the steps of (L_BN, L_OH, L_ADV,
-    L_G); a list as `trace` gets each step's four. Contract: teacher and student in eval mode, frozen; bn_loss =
-    BNStatLoss(teacher, momentum); y as `Generator` wants; mean, std (1, ch, 1, 1).
-        >>> teacher, student = (build_model("wrn16_1", 10).eval().requires_grad_(False) for _ in range(2))
-        >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), n_noisy=2), torch.arange(10).repeat(2)
+def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_g, weights,
+                     use_adv=True, flip=True, amp=False, trace=None):
+    r"""One NAYER round: a fresh Z and Adam, then g_steps updates of G on $\mathcal{L}_G$ with
+    weights = $(\alpha, \beta, \gamma)$. Returns the batch x (pre-update images in [0, 1]) of the
+    step with the lowest $\mathcal{L}_G$ and the sums over the steps of (L_BN, L_OH, L_ADV, L_G);
+    a list as `trace` gets each step's four. Contract: teacher and student in eval mode, frozen;
+    bn_loss = BNStatLoss(teacher, m); y as `Generator` wants; mean, std (1, ch, 1, 1).
+        >>> teacher, student = (build_model("wrn16_1", 10).eval().requires_grad_(False)
+        ...                     for _ in range(2))
+        >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), 2), torch.arange(10).repeat(2)
         >>> half = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
-        >>> x, sums = synthesize_round(G, teacher, student, BNStatLoss(teacher, 0.9), y, half, half,
-        ...                            g_steps=2, lr_g=4e-3, weights=(10, 0.5, 1.33))
-        >>> x.shape, sums.shape
-        (torch.Size([20, 3, 32, 32]), torch.Size([4]))
-        >>> l_bn, l_oh, l_adv, l_g = sums                     # sums over the 2 steps; L_G is their weighted sum
-        >>> bool(torch.isclose(l_g, 10 * l_bn + 0.5 * l_oh + 1.33 * l_adv))
-        True
+        >>> x, sums = synthesize_round(G, teacher, student, BNStatLoss(teacher, 0.9), y, half,
+        ...                            half, g_steps=2, lr_g=4e-3, weights=(10, 0.5, 1.33))
+        >>> l_bn, l_oh, l_adv, l_g = sums  # over the 2 steps; L_G is their weighted sum
+        >>> x.shape, bool(torch.isclose(l_g, 10 * l_bn + 0.5 * l_oh + 1.33 * l_adv))
+        (torch.Size([20, 3, 32, 32]), True)
     """
     alpha, beta, gamma = weights
-    G.new_round()  # <- Z re-initialised, every round
+    # EASY TO MISS: a fresh noisy layer every round, $Z \sim \mathcal{N}(0, 1)$ with a zero bias
+    G.new_round()
     opt = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999))
-    best_loss, best_x, sums = torch.full((), float("inf"), device=y.device), None, torch.zeros(4, device=y.device)
+    best_loss, best_x = torch.full((), float("inf"), device=y.device), None
+    steps = []  # each step's (L_BN, L_OH, L_ADV, L_G)
     with bn_loss.attached():
         for _ in range(g_steps):
             with torch.autocast(y.device.type, torch.bfloat16, enabled=amp):
-                x = G(y).float()                                  # (B, ch, H, W) in [0, 1]
+                x = G(y).float()  # (B, ch, H, W) in [0, 1]
                 xa = augment(x, mean, std, flip)
-                t_logits = teacher(xa)                            # eval, frozen; the BN hooks fire
-                l_bn, l_oh = bn_loss.pop(), F.cross_entropy(t_logits.float(), y)
-                # S: in eval mode and frozen here (set by `distill`), so its BN running stats are not
-                # polluted and no weight gradients are built (the authors: train mode after round 1)
-                l_adv = adv_loss(student(xa), t_logits) if use_adv else torch.zeros((), device=x.device)
+                t_logits = teacher(xa)  # frozen, eval mode; the BN hooks fire
+                # $L_{BN}$ of this pass: the hooks compared x's statistics with the running ones
+                l_bn = bn_loss.pop()
+                # $L_{OH} = \mathrm{CE}(T(x), y)$
+                l_oh = F.cross_entropy(t_logits.float(), y)
+                # the student is in eval mode and frozen here (set by `distill`): its BN running
+                # statistics stay clean, no weight gradients (the authors: train mode)
+                l_adv = torch.zeros((), device=x.device)
+                if use_adv:
+                    l_adv = adv_loss(student(xa), t_logits)
+            # $L_G = \alpha L_{BN} + \beta L_{OH} + \gamma L_{ADV}$
             loss = alpha * l_bn + beta * l_oh + gamma * l_adv
-            # keep the batch whose L_G was lowest. EASY TO MISS: `x` is the pre-update batch this loss was measured
-            # on. torch.where keeps it on the device: no .item(), no host sync (a GPU waiting for the CPU) per step
+            # keep $x^* = \arg\min_t L_G(x_t)$. EASY TO MISS: `x` is the pre-update batch this
+            # loss was measured on. torch.where keeps it on the device: no host sync a step
             better = loss.detach() < best_loss
             best_x = x.detach() if best_x is None else torch.where(better, x.detach(), best_x)
             best_loss = torch.where(better, loss.detach(), best_loss)
-            sums += torch.stack([l_bn, l_oh, l_adv, loss]).detach()
-            if trace is not None:
-                trace.append(torch.stack([l_bn, l_oh, l_adv, loss]).detach())
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-    bn_loss.end_round()  # the authors' momentum: fold this round's last statistics into the EMA
-    return best_x, sums
+            steps.append(torch.stack([l_bn, l_oh, l_adv, loss]).detach())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    bn_loss.end_round()  # the authors' momentum: this round's last statistics into the EMA
+    if trace is not None:
+        trace.extend(steps)
+    return best_x, sum(steps, torch.zeros(4, device=y.device))
 
-# ----------------------------------------------------------------------------- distillation
+# ------------------------------------------------------------------------------------- distillation
 def kd_batches(n, steps, batch, device):
-    """(steps, batch) indices into M's n images: shuffled passes, new each epoch (the authors' reshuffled loader)."""
-    passes = -(-steps * batch // n)  # ceil; the paper's first KD epoch: 2.5 passes over 80,800 images
-    return torch.cat([torch.randperm(n, device=device) for _ in range(passes)])[:steps * batch].view(steps, batch)
+    """(steps, batch) indices into M's n images: shuffled passes, new each epoch (the authors'
+    reshuffled loader; the paper's first KD epoch: 2.5 passes over 80,800 images)."""
+    passes = -(-steps * batch // n)  # ceil
+    idx = torch.cat([torch.randperm(n, device=device) for _ in range(passes)])
+    return idx[:steps * batch].view(steps, batch)
 
 def kd_step(student, teacher, opt, x, mean, std, *, T, flip=True, amp=False):
-    """One student update on L_KD over a uint8 batch x of M, on the device; T and S see the same augmented images."""
+    r"""One student update on $\mathcal{L}_{KD}$ over a uint8 batch x of M, on the device; the
+    teacher and the student see the same augmented images."""
     x = augment(x.float() / 255, mean, std, flip)
-    with torch.autocast(x.device.type, torch.bfloat16, enabled=amp):  # T is frozen: it builds no graph
-        loss = kd_loss(student(x), teacher(x), T)
-    opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    with torch.autocast(x.device.type, torch.bfloat16, enabled=amp):
+        loss = kd_loss(student(x), teacher(x), T)  # the teacher is frozen: it builds no graph
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
     return loss.detach()
 
-def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=None, out_dir=None):
-    """The NAYER schedule (the module docstring's procedure) for any two BN classifiers -> (student, history).
-    out_dir: metrics, samples, checkpoints, --resume. Host syncs: none in the steps, two in the loop (marked)."""
-    device, (ch, H, W) = pick_device(args.device), image_shape
-    amp, C, B = amp_choice(args, device)[0], lte.shape[0], args.synthesis_batch_size
-    flip_g, flip_kd = args.flip == "on", args.flip in ("on", "kd")  # kd: their NAYER's unreached Tiny branch
-    check_batch(B, C)  # C: the rows of the caller's table, not the CLI's --dataset
-    if H % 4 or W % 4:
-        raise NayerError(f"image size {H}x{W}: the generator upsamples twice, so both sides must be multiples of 4")
-    if isinstance(eval_loader, collections.abc.Iterator):  # a generator or iterator: one pass only,
-        eval_loader = list(eval_loader)  # but evaluation recurs every --eval-every epochs: read it once, now
-    if eval_loader is not None and not eval_loader:
-        raise NayerError("the evaluation batches are empty: pass an iterable of (images, labels), or None")
-    fmt = torch.channels_last  # cuDNN's fast layout; on a CPU as fast or faster (RESULTS §7): one tested path
-    teacher = teacher.to(device, memory_format=fmt).eval().requires_grad_(False)  # T: frozen for good
-    student = student.to(device, memory_format=fmt)
+def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=None,
+            out_dir=None):
+    """The NAYER schedule (the module docstring's procedure) for any two BN classifiers ->
+    (student, history); out_dir: metrics, samples, checkpoints, --resume. Host syncs: none in
+    the steps, two an epoch (`synced_time`, `end_epoch`)."""
+    run = setup(teacher, student, lte, args, image_shape, eval_loader, out_dir)  # bookkeeping
+    device, amp, teacher, student = run.device, run.amp, run.teacher, run.student
     mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
+    C, B = lte.shape[0], args.synthesis_batch_size
+    flip_g, flip_kd = args.flip == "on", args.flip in ("on", "kd")  # kd: flips in KD only
     y = torch.arange(C, device=device).repeat(B // C)  # [0..C-1] * K: K copies of every class
     bn_loss = BNStatLoss(teacher, args.bn_momentum)
-    new_G = lambda: Generator(lte, image_shape, B // C, args.le_emb_size, gen_input=args.generator_input,
-                              noisy_layer=args.noisy_layer == "on").to(device, memory_format=fmt)
+    def new_G():  # at epoch 0 and at every rebuild
+        G = Generator(lte, image_shape, B // C, args.le_emb_size, gen_input=args.generator_input,
+                      noisy_layer=args.noisy_layer == "on")
+        return G.to(device, memory_format=run.fmt)
     G = new_G()
     opt = torch.optim.SGD(student.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs - args.warmup, eta_min=args.lr * 1e-3)
-    rounds = args.warmup * args.warmup_g_loops + (args.epochs - args.warmup) * args.g_loops  # in the whole run
-    # M: every kept batch, on the device, preallocated; uint8 like the authors' 8-bit PNGs: 160k CIFAR images = 0.5 GB
-    M = torch.empty((rounds * B, ch, H, W), dtype=torch.uint8, device=device)             # (N, ch, H, W)
-    kd_student, kd_teacher = (torch.compile(net) if args.compile else net for net in (student, teacher))
-    n, pieces = 0, []  # images in M so far; M on disk: pieces (file, rows), each epoch's new rows
-    # for the bookkeeping: what a checkpoint holds (read when called: current G, n; new rows saved)
-    snapshot = lambda: dict(student=student.state_dict(), generator=G.state_dict(), opt=opt.state_dict(),
-                            sched=sched.state_dict(), bank=save_bank(out_dir, M, n, pieces),
-                            bn_ema=bn_loss.ema, rng=torch.get_rng_state(), args=vars(args))
-    eval_S = lambda: None if eval_loader is None else evaluate(kd_student, eval_loader, device, amp)
-    start, n, history = start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M,
-                                  pieces)
+    # the student's learning rate: cosine from lr to lr/1000 over the post-warm-up epochs
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs - args.warmup,
+                                                       eta_min=args.lr * 1e-3)
+    # M: every kept batch, preallocated on the device, uint8 like the authors' 8-bit PNGs
+    # (160k CIFAR images: 0.5 GB)
+    rounds = args.warmup * args.warmup_g_loops + (args.epochs - args.warmup) * args.g_loops
+    M = torch.empty((rounds * B, *image_shape), dtype=torch.uint8, device=device)  # (N, ch, H, W)
+    start, n, history = start_run(run, G, opt, sched, bn_loss, M)  # n: images in M so far
 
     for epoch in range(start, args.epochs):
-        warm = epoch < args.warmup  # warm-up: G learns to please T first; no L_ADV, no KD
+        warm = epoch < args.warmup  # warm-up: G learns to please the teacher; no L_ADV, no KD
+        # EASY TO MISS: the whole G is rebuilt (the authors' rule: epoch = 0 or warmup, mod g_life)
         if epoch > 0 and (epoch % args.g_life == 0 or (epoch - args.warmup) % args.g_life == 0):
-            G = new_G()  # EASY TO MISS: the whole G is rebuilt (authors' rule: epoch = 0 or warmup, mod g_life)
+            G = new_G()
         t0, lr = time.time(), opt.param_groups[0]["lr"]
-        # 1. synthesis: rounds of (fresh Z, g_steps updates of G, best x appended to M)
+        # 1. synthesis: rounds of (fresh Z, g_steps updates of G, the best x appended to M)
         student.eval().requires_grad_(False)  # S only serves L_ADV here
         n_rounds = args.warmup_g_loops if warm else args.g_loops
-        g_sums = torch.zeros(4, device=device)  # sums of L_BN, L_OH, L_ADV, L_G over the epoch
+        g_sums = torch.zeros(4, device=device)  # sums of L_BN, L_OH, L_ADV, L_G in the epoch
         for _ in range(n_rounds):
-            x, sums = synthesize_round(G, teacher, student, bn_loss, y, mean, std, g_steps=args.g_steps, lr_g=args.lr_g,
-                                       weights=(args.bn, args.oh, args.adv), use_adv=not warm, flip=flip_g, amp=amp)
-            M[n:n + B] = (x * 255).round().to(torch.uint8); n += B  # 8-bit like the PNGs; M only grows
+            x, sums = synthesize_round(G, teacher, student, bn_loss, y, mean, std,
+                                       g_steps=args.g_steps, lr_g=args.lr_g,
+                                       weights=(args.bn, args.oh, args.adv), use_adv=not warm,
+                                       flip=flip_g, amp=amp)
+            # $M \leftarrow M \cup \{x\}$: 8-bit, like the authors' PNGs; M only grows
+            M[n:n + B] = (x * 255).round().to(torch.uint8)
+            n += B
             g_sums += sums
-        if device.type == "cuda":
-            torch.cuda.synchronize()  # sync point 1 of 2 an epoch: honest timing
-        t1 = time.time()
-        # 2. distillation: S learns from T on batches of the whole bank M
+        t1 = synced_time(device)
+        # 2. distillation: the student learns from the teacher on batches of the whole bank M
         student.train().requires_grad_(True)
         kd_sum = torch.zeros((), device=device)  # sum of L_KD
         if not warm:
-            for idx in kd_batches(n, args.kd_steps, args.batch_size, device):  # (batch,) indices into M
-                kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], mean, std, T=args.T, flip=flip_kd, amp=amp)
+            for idx in kd_batches(n, args.kd_steps, args.batch_size, device):  # (batch,)
+                kd_sum += kd_step(run.kd_student, run.kd_teacher, opt, M[idx], mean, std,
+                                  T=args.T, flip=flip_kd, amp=amp)
             sched.step()  # one cosine step per post-warm-up epoch
-        # epoch means: (L_BN, L_OH, L_ADV, L_G) per generator step, L_KD per KD step
-        losses = torch.cat([g_sums / (n_rounds * args.g_steps), kd_sum[None] / args.kd_steps]).tolist()  # sync 2
-        t2 = time.time()
         # 3. bookkeeping, one call: NaN stop, evaluation, metrics line, sample grid, checkpoint
-        end_epoch(epoch, warm, losses, lr, n, (t0, t1, t2), (M[n - B:n], C), history, args, out_dir, snapshot, eval_S)
+        losses = torch.cat([g_sums / (n_rounds * args.g_steps), kd_sum[None] / args.kd_steps])
+        end_epoch(epoch, warm, losses, lr, n, t0, t1, run, G, opt, sched, bn_loss, M, history)
     return student, history
 
-# ============================================================================= NOT THE METHOD: the rest
-# ----------------------------------------------------------------------------- models
-# CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD archive loads strictly.
+# ========================================================================= NOT THE METHOD: the rest
+# What the loop needs but the paper does not describe: backbones, data and the fallback teacher,
+# evaluation, bookkeeping (setup, resume, metrics, samples, checkpoints), options and `main`.
+
+# ------------------------------------------------------------------------------------------- models
+# CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD
+# archive's checkpoints load strictly. `build_model` makes each name in ARCHS.
 class ResBlock(nn.Module):
     """BasicBlock: two 3x3 convs with BN, ReLU after the residual sum."""
     def __init__(self, cin, cout, stride):
@@ -339,28 +381,33 @@ class ResBlock(nn.Module):
         self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
         self.shortcut = nn.Sequential()  # identity, or 1x1 conv + BN when the shape changes
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
     def forward(self, x):
-        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.shortcut(x))
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 class ResNet(nn.Module):
     def __init__(self, blocks, num_classes, in_ch=3):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(in_ch, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)  # 3x3 stem, no max-pool
+        self.conv1, self.bn1 = nn.Conv2d(in_ch, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)
         cin, layers = 64, []
         for width, n, stride in zip([64, 128, 256, 512], blocks, [1, 2, 2, 2]):
-            layers.append(nn.Sequential(*[ResBlock(cin if i == 0 else width, width, stride if i == 0 else 1)
-                                          for i in range(n)]))
+            strides = [stride] + [1] * (n - 1)  # the first block of a layer downsamples
+            layers.append(nn.Sequential(*[ResBlock(cin if i == 0 else width, width, s)
+                                          for i, s in enumerate(strides)]))
             cin = width
-        (self.layer1, self.layer2, self.layer3, self.layer4), self.linear = layers, nn.Linear(512, num_classes)
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.linear = nn.Linear(512, num_classes)
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))  # (B, 512, h, w) -> (B, 512)
 
 class WideBlock(nn.Module):
-    """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied to the input first and
-    that *activated* tensor feeds both conv1 and the 1x1 shortcut; else the raw input is the identity shortcut."""
+    """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied to the
+    input first and that *activated* tensor feeds both conv1 and the 1x1 shortcut; else the raw
+    input is the identity shortcut."""
     def __init__(self, cin, cout, stride):
         super().__init__()
         self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
@@ -379,12 +426,14 @@ class WideResNet(nn.Module):
         self.conv1 = nn.Conv2d(in_ch, 16, 3, 1, 1, bias=False)
         groups = []
         for g, stride in enumerate([1, 2, 2]):  # 3 groups of (d-4)/6 blocks
-            blocks = [WideBlock(w[g] if i == 0 else w[g + 1], w[g + 1], stride if i == 0 else 1) for i in range(n)]
-            groups.append(nn.ModuleDict(dict(layer=nn.Sequential(*blocks))))  # keys read `block1.layer.0...`
+            blocks = [WideBlock(w[g] if i == 0 else w[g + 1], w[g + 1], stride if i == 0 else 1)
+                      for i in range(n)]
+            # keys read `block1.layer.0...`, as in the archive
+            groups.append(nn.ModuleDict(dict(layer=nn.Sequential(*blocks))))
         self.block1, self.block2, self.block3 = groups
         self.bn1, self.fc = nn.BatchNorm2d(w[3]), nn.Linear(w[3], num_classes)
     def forward(self, x):
-        x = self.block3.layer(self.block2.layer(self.block1.layer(self.conv1(x))))  # (B, 64k, 8, 8)
+        x = self.block3.layer(self.block2.layer(self.block1.layer(self.conv1(x))))  # (B, 64k, h, w)
         return self.fc(F.adaptive_avg_pool2d(F.relu(self.bn1(x)), 1).flatten(1))  # (B, 64k)
 
 class VGG(nn.Module):
@@ -395,115 +444,198 @@ class VGG(nn.Module):
         for widths in [[64], [128], [256, 256], [512, 512], [512, 512]]:
             layers = []
             for w in widths:
-                layers += [nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+                layers += [nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(True)]
                 cin = w
-            blocks.append(nn.Sequential(*layers[:-1]))  # last ReLU applied in forward (keeps indices)
+            blocks.append(nn.Sequential(*layers[:-1]))  # the last ReLU in forward (same indices)
         self.block0, self.block1, self.block2, self.block3, self.block4 = blocks
         self.classifier = nn.Linear(512, num_classes)
     def forward(self, x):
-        for i, block in enumerate([self.block0, self.block1, self.block2, self.block3, self.block4]):
+        blocks = [self.block0, self.block1, self.block2, self.block3, self.block4]
+        for i, block in enumerate(blocks):
             x = F.relu(block(x))
-            x = F.max_pool2d(x, 2) if i < 3 else x  # 2x2 max-pool after the first three blocks: 32 -> 4 px
+            if i < 3:  # 2x2 max-pool after the first three blocks: 32 -> 4 px
+                x = F.max_pool2d(x, 2)
         return self.classifier(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 def build_model(name, num_classes, in_channels=3):
     """'resnet18', 'wrn40_2', ... -> a freshly initialised CIFAR network."""
     if name.startswith("resnet"):
-        return ResNet([2, 2, 2, 2] if name == "resnet18" else [3, 4, 6, 3], num_classes, in_channels)
+        blocks = [2, 2, 2, 2] if name == "resnet18" else [3, 4, 6, 3]
+        return ResNet(blocks, num_classes, in_channels)
     if name.startswith("wrn"):  # wrn{depth}_{widen factor}
         return WideResNet(*map(int, name[3:].split("_")), num_classes, in_channels)
     return VGG(num_classes, in_channels)
 
-# ----------------------------------------------------------------------------- data and teacher
+def crop_flip(x, dy, dx, flip, pad):
+    """`augment`'s crop (offsets dy, dx in [0, 2*pad] of the zero-padded image) and flip, per
+    sample, as one gather on the device."""
+    B, ch, H, W = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad))  # (B, ch, H+2p, W+2p)
+    rows = dy[:, None] + torch.arange(H, device=x.device)  # (B, H)
+    cols = torch.arange(W, device=x.device).expand(B, W)
+    cols = torch.where(flip[:, None], W - 1 - cols, cols) + dx[:, None]  # (B, W)
+    b = torch.arange(B, device=x.device)[:, None, None]
+    out = xp[b, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, ch)
+    return out.permute(0, 3, 1, 2)  # (B, ch, H, W)
+
+# --------------------------------------------------------------------------------- data and teacher
+# The test split is read for evaluation only, the training split only by the fallback teacher
+# (`train_teacher`), never by NAYER. Images stay uint8 (N, 3, H, W) until they reach the device.
 def load_cifar(name, root, train):
-    """The torchvision dataset as uint8 images (N, 3, 32, 32), labels, class names (train=True: `train_teacher`)."""
+    """The torchvision dataset as uint8 images (N, 3, 32, 32), labels, class names."""
     from torchvision.datasets import CIFAR10, CIFAR100
     cls = CIFAR10 if name == "cifar10" else CIFAR100
-    try:  # present and intact: read, no network; missing, partial or damaged: downloaded (fails offline)
+    try:  # present and intact: read, no network; missing or damaged: downloaded (fails offline)
         ds = cls(root, train=train, download=True)
     except Exception as e:
-        raise NayerError(f"{name} not found in {os.path.join(root, cls.base_folder)} and the download "
-                         f"failed ({type(e).__name__}): put the extracted python archive there") from None
+        raise NayerError(f"{name} not found in {os.path.join(root, cls.base_folder)} and the "
+                         f"download failed ({type(e).__name__}): put the extracted python "
+                         f"archive there") from None
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
     return x, torch.tensor(ds.targets), list(ds.classes)
 
 def load_tiny_imagenet(root, train):
-    """The official tiny-imagenet-200 folder (as its zip unpacks; test/ is unlabelled, unused) as uint8 images (N, 3,
-    64, 64), labels, class names: sorted wnids (the authors' order), each named by the first synonym of its words.txt
-    line ("goldfish, Carassius auratus" -> "goldfish"), as the paper's "a photo of {class}" (the authors: all of it)."""
+    """The official tiny-imagenet-200 folder (as its zip unpacks; test/ is unlabelled, unused) as
+    uint8 images (N, 3, 64, 64), labels, class names: sorted wnids (the authors' order), each
+    named by the first synonym of its words.txt line ("goldfish, Carassius auratus" ->
+    "goldfish"), as the paper's "a photo of {class}" (the authors: all of it)."""
     folder, split = Path(root) / "tiny-imagenet-200", "train" if train else "val"
     if not folder.is_dir():  # missing: try the official zip (fails offline)
         try:
             from torchvision.datasets.utils import download_and_extract_archive
-            download_and_extract_archive("http://cs231n.stanford.edu/tiny-imagenet-200.zip", str(root))  # official
+            url = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"  # the official zip
+            download_and_extract_archive(url, str(root))
         except Exception as e:
-            raise NayerError(f"tiny_imagenet not found in {folder} and the download failed ({type(e).__name__}): "
-                             f"put the extracted official tiny-imagenet-200.zip there") from None
-    damaged = lambda what: NayerError(f"{folder} is damaged ({what}): extract the official zip there afresh")
-    try:  # (file, wnid) pairs: train/<wnid>/images/*.JPEG; val/images/*.JPEG as val/val_annotations.txt labels them
+            raise NayerError(f"tiny_imagenet not found in {folder} and the download failed "
+                             f"({type(e).__name__}): put the extracted official "
+                             f"tiny-imagenet-200.zip there") from None
+    def damaged(what):
+        return NayerError(f"{folder} is damaged ({what}): extract the official zip there afresh")
+    # (file, wnid) pairs: train/<wnid>/images/*.JPEG; val/images/*.JPEG, as
+    # val/val_annotations.txt labels them
+    try:
         wnids = sorted((folder / "wnids.txt").read_text().split())
-        words = dict(line.split("\t", 1) for line in (folder / "words.txt").read_text().splitlines() if "\t" in line)
-        files = [(p, w) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))] if train \
-            else sorted((folder / "val" / "images" / r[0], r[1]) for r in (line.split("\t") for line in
-                        (folder / "val" / "val_annotations.txt").read_text().splitlines()))
+        lines = (folder / "words.txt").read_text().splitlines()
+        words = dict(line.split("\t", 1) for line in lines if "\t" in line)
+        if train:
+            files = [(p, w) for w in wnids
+                     for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))]
+        else:
+            rows = (folder / "val" / "val_annotations.txt").read_text().splitlines()
+            files = sorted((folder / "val" / "images" / r[0], r[1])
+                           for r in (line.split("\t") for line in rows))
     except (OSError, IndexError) as e:
         raise damaged(f"cannot read {getattr(e, 'filename', None) or e}") from None
     odd = sorted(set(wnids) ^ {w for _, w in files}) + [w for w in wnids if w not in words]
-    if odd or not wnids:  # a class without images, images of an unlisted class, a class without a name
-        raise damaged(f"class {odd[0] if odd else '?'}: no {split} images, not in wnids.txt or no words.txt name")
-    names, index = [words[w].split(",")[0].strip() for w in wnids], {w: c for c, w in enumerate(wnids)}
-    # decoding 110,000 JPEGs takes minutes: the arrays are cached next to the folder, keyed by the file list
-    cache, key = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt", [f"{p.name} {w}" for p, w in files]
-    saved = read_cache(cache, lambda d: d.get("key") == key, lambda d: d["x"].dtype == torch.uint8
-                       and d["x"].shape == (len(key), 3, 64, 64) and d["y"].shape == (len(key),))
+    if odd or not wnids:  # a class without images, images of an unlisted class, no name
+        raise damaged(f"class {odd[0] if odd else '?'}: no {split} images, not in wnids.txt or "
+                      f"no words.txt name")
+    names = [words[w].split(",")[0].strip() for w in wnids]
+    index = {w: c for c, w in enumerate(wnids)}
+    # decoding 110,000 JPEGs takes minutes: the arrays are cached next to the folder, keyed by
+    # the file list
+    cache = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt"
+    key = [f"{p.name} {w}" for p, w in files]
+    def valid(d):
+        return (d["x"].dtype == torch.uint8 and d["x"].shape == (len(key), 3, 64, 64)
+                and d["y"].shape == (len(key),))
+    saved = read_cache(cache, lambda d: d.get("key") == key, valid)
     if saved:
         return saved["x"], saved["y"], names
-    import PIL.Image, torchvision.transforms.functional as TF  # lazily (torchvision.io's JPEG decoding is deprecated)
-    print(f"decoding {len(files)} {split} JPEGs of {folder} once (the next start reads the cache)", flush=True)
+    import PIL.Image  # lazily (torchvision.io's JPEG decoding is deprecated)
+    import torchvision.transforms.functional as TF
+    print(f"decoding {len(files)} {split} JPEGs of {folder} once (the next start reads the "
+          f"cache)", flush=True)
     x = torch.empty((len(files), 3, 64, 64), dtype=torch.uint8)  # (N, 3, 64, 64)
     for i, (p, _) in enumerate(files):
         try:  # EASY TO MISS: some images are grey; convert("RGB") gives them 3 channels
-            x[i] = TF.pil_to_tensor(PIL.Image.open(p).convert("RGB"))  # (3, 64, 64); the file closes once read
+            x[i] = TF.pil_to_tensor(PIL.Image.open(p).convert("RGB"))  # (3, 64, 64)
         except (OSError, RuntimeError) as e:  # missing, not a JPEG, not 64 x 64
             raise damaged(f"{p}: {str(e).splitlines()[0][:80]}") from None
     y = torch.tensor([index[w] for _, w in files])
     atomic_save(dict(key=key, x=x, y=y), cache)
-    print(f"cached the decoded {split} split in {cache} ({cache.stat().st_size / 2 ** 20:.0f} MiB)", flush=True)
+    size = cache.stat().st_size / 2 ** 20
+    print(f"cached the decoded {split} split in {cache} ({size:.0f} MiB)", flush=True)
     return x, y, names
 
 def load_split(args, train):
-    """The split at --image-size, resized once here (antialiased): uint8 (N, 3, N_px, N_px), labels, class names."""
-    x, y, names = load_tiny_imagenet(args.data_root, train) if args.dataset == "tiny_imagenet" else \
-        load_cifar(args.dataset, args.data_root, train)
+    """The split at --image-size, resized once here (antialiased): uint8 (N, 3, S, S), labels,
+    class names."""
+    if args.dataset == "tiny_imagenet":
+        x, y, names = load_tiny_imagenet(args.data_root, train)
+    else:
+        x, y, names = load_cifar(args.dataset, args.data_root, train)
     if x.shape[-1] != args.image_size:  # uint8 in, uint8 out: no float copy of 100,000 images
-        x = F.interpolate(x, size=(args.image_size,) * 2, mode="bilinear", antialias=True)  # (N, 3, N_px, N_px)
+        size = (args.image_size,) * 2
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True)  # (N, 3, S, S)
     return x, y, names
+
+def load_text_encoder(name):
+    try:
+        from sentence_transformers import SentenceTransformer  # optional heavy import, lazily
+        return SentenceTransformer(str(name), device="cpu")
+    except Exception as e:
+        raise NayerError(f"cannot load text encoder {name!r} ({type(e).__name__}): pass "
+                         f"--text-encoder PATH to a local sentence-transformers folder, or "
+                         f"--lte-file with a saved table") from None
+
+def lte_table(args, class_names, out_dir):
+    """--lte-file, else the run folder's cache, else encode (and cache): a resumed run needs no
+    encoder."""
+    if args.lte_file:
+        try:
+            table = torch.load(args.lte_file, map_location="cpu", weights_only=True)
+            table = table["table"] if isinstance(table, dict) else table
+        except Exception as e:
+            raise NayerError(f"cannot read --lte-file {args.lte_file} "
+                             f"({type(e).__name__})") from None
+        C = len(class_names)
+        if not isinstance(table, torch.Tensor) or table.ndim != 2 or table.shape[0] != C:
+            shape = tuple(getattr(table, "shape", ()))
+            raise NayerError(f"--lte-file {args.lte_file} has shape {shape}, but {args.dataset} "
+                             f"has {C} classes: encode a table for these classes")
+        return table.float()
+    key = dict(encoder=str(args.text_encoder), prompt=args.prompt, classes=list(class_names))
+    cache = Path(out_dir) / "lte.pt"
+    saved = read_cache(cache, lambda d: {k: d.get(k) for k in key} == key,  # same encoder, prompt
+                       lambda d: d["table"].ndim == 2 and len(d["table"]) == len(class_names))
+    if saved:
+        return saved["table"]
+    table = label_text_embeddings(class_names, args.text_encoder, args.prompt)
+    atomic_save(dict(key, table=table), cache)
+    return table
 
 def load_checkpoint_into(model, path, arch, num_classes):
     """Load {'state_dict': ...} or a bare state dict strictly; one clear line on any mismatch."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise NayerError(f"cannot read checkpoint {path} ({type(e).__name__}): fix --teacher-ckpt/delete it") from None
+        raise NayerError(f"cannot read checkpoint {path} ({type(e).__name__}): fix "
+                         f"--teacher-ckpt/delete it") from None
     sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise NayerError(f"{path} holds no state dict (expected {{'state_dict': ...}} or a bare state dict)")
+        raise NayerError(f"{path} holds no state dict (expected {{'state_dict': ...}} or a bare "
+                         f"state dict)")
     sd = {k.removeprefix("module."): v for k, v in sd.items()}  # DataParallel checkpoints
-    shapes = lambda sd: {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}  # old: none
+    def shapes(sd):  # old checkpoints have no num_batches_tracked
+        return {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}
     if shapes(model.state_dict()) != shapes(sd):
-        raise NayerError(f"{path} holds other parameter shapes than the {arch} with {num_classes} classes asked "
-                         f"for: fix --teacher/--dataset or --teacher-ckpt")
+        raise NayerError(f"{path} holds other parameter shapes than the {arch} with {num_classes} "
+                         f"classes asked for: fix --teacher/--dataset or --teacher-ckpt")
     model.load_state_dict(sd, strict=True)
     return obj
 
 def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
-    """Fallback, not NAYER (the paper starts from given teachers): supervised training, uint8 data on the device."""
-    print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for {args.train_teacher_epochs} "
-          f"epochs on the REAL {args.dataset} training split (the only step that reads training data)", flush=True)
+    """Fallback, not NAYER (the paper starts from given teachers): supervised training, uint8
+    data on the device; saved every epoch, so that the same command, rerun, continues exactly."""
+    print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for "
+          f"{args.train_teacher_epochs} epochs on the REAL {args.dataset} training split (the "
+          f"only step that reads training data)", flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.train_teacher_epochs)
-    x, y, mean, std = x.to(device), y.to(device), mean.to(device), std.to(device)  # (1, 3, 1, 1)
-    # saved every epoch: the same command, rerun, continues from the last finished epoch, exactly
+    x, y = x.to(device), y.to(device)
+    mean, std = mean.to(device), std.to(device)  # (1, 3, 1, 1)
+    # `how` names the training: the .part file of another training is not continued
     how = {k: vars(args)[k] for k in ("teacher", "dataset", "train_teacher_epochs", "image_size")}
     part, start = Path(f"{args.teacher_ckpt}.part"), 0
     state = read_cache(part, lambda d: d["how"] == how,
@@ -518,50 +650,39 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
         start = state["epoch"]
         print(f"continuing the teacher's training after epoch {start} ({part})", flush=True)
     for epoch in range(start, args.train_teacher_epochs):
-        model.train(); t0 = time.time(); total = torch.zeros((), device=device)
+        model.train()
+        t0, total = time.time(), torch.zeros((), device=device)
         batches = torch.randperm(len(y), device=device).split(TEACHER_BATCH)
         for idx in batches:
             with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                loss = F.cross_entropy(model(augment(x[idx].float() / 255, mean, std)).float(), y[idx])
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); total += loss.detach()
+                logits = model(augment(x[idx].float() / 255, mean, std))
+                loss = F.cross_entropy(logits.float(), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
         sched.step()
         acc = evaluate(model, eval_loader, device, amp)
-        print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss {total.item() / len(batches):.3f} "
-              f"test acc {acc:.2f}% ({time.time() - t0:.0f}s)", flush=True)
+        print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss "
+              f"{total.item() / len(batches):.3f} test acc {acc:.2f}% ({time.time() - t0:.0f}s)",
+              flush=True)
         cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
         atomic_save(dict(how=how, model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1,
                          sched=sched.state_dict(), rng=torch.get_rng_state(), cuda_rng=cuda_rng),
                     part)
-    atomic_save(dict(state_dict=model.state_dict(), acc=acc, arch=args.teacher, dataset=args.dataset,  # and how:
-                     train_teacher_epochs=args.train_teacher_epochs, image_size=args.image_size), args.teacher_ckpt)
+    # and how it was trained: a later run must not take it for another training
+    atomic_save(dict(state_dict=model.state_dict(), acc=acc, arch=args.teacher,
+                     dataset=args.dataset, train_teacher_epochs=args.train_teacher_epochs,
+                     image_size=args.image_size), args.teacher_ckpt)
     part.unlink(missing_ok=True)
 
-def lte_table(args, class_names, out_dir):
-    """--lte-file, else the run folder's cache, else encode (and cache): a resumed run needs no encoder."""
-    if args.lte_file:
-        try:
-            table = torch.load(args.lte_file, map_location="cpu", weights_only=True)
-            table = table["table"] if isinstance(table, dict) else table
-        except Exception as e:
-            raise NayerError(f"cannot read --lte-file {args.lte_file} ({type(e).__name__})") from None
-        if not isinstance(table, torch.Tensor) or table.ndim != 2 or table.shape[0] != len(class_names):
-            raise NayerError(f"--lte-file {args.lte_file} has shape {tuple(getattr(table, 'shape', ()))}, but "
-                             f"{args.dataset} has {len(class_names)} classes: encode a table for these classes")
-        return table.float()
-    key = dict(encoder=str(args.text_encoder), prompt=args.prompt, classes=list(class_names))
-    cache = Path(out_dir) / "lte.pt"
-    saved = read_cache(cache, lambda d: {k: d.get(k) for k in key} == key,  # same encoder, prompt
-                       lambda d: d["table"].ndim == 2 and len(d["table"]) == len(class_names))
-    if saved:
-        return saved["table"]
-    table = label_text_embeddings(class_names, args.text_encoder, args.prompt)
-    atomic_save(dict(key, table=table), cache)
-    return table
-
-# ----------------------------------------------------------------------------- evaluation
+# --------------------------------------------------------------------------------------- evaluation
+# Test accuracy is reported, never used to choose: the last epoch's is the result; the best over
+# the epochs is printed as what it is, chosen on test data.
 @torch.no_grad()
 def evaluate(model, loader, device, amp=False):
-    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one host sync."""
+    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one
+    host sync."""
     model.eval()
     correct, seen = torch.zeros((), device=device), 0
     for x, y in loader:
@@ -569,79 +690,148 @@ def evaluate(model, loader, device, amp=False):
             correct += (model(x.to(device)).argmax(1) == y.to(device)).sum()
         seen += len(y)
     if not seen:
-        raise NayerError("the evaluation batches are empty: pass an iterable of (images, labels), or None")
+        raise NayerError("the evaluation batches are empty: pass an iterable of (images, "
+                         "labels), or None")
     return 100.0 * correct.item() / seen
 
-# ----------------------------------------------------------------------------- bookkeeping
-# Everything the paper's loop does not need, called once at the start and once an epoch.
+# -------------------------------------------------------------------------------------- bookkeeping
+# Everything the paper's loop does not need: set up once, called once at the start and once an
+# epoch. A run folder holds config.json, metrics.jsonl (a line an epoch), samples_epochNNN.png,
+# checkpoint.pt with bank/ (M's rows, a file an epoch), lte.pt, student.pth and summary.json;
+# each file is written whole or not at all (`atomic_save`, `writing`).
+def setup(teacher, student, lte, args, image_shape, eval_loader, out_dir):
+    """distill's checks, device, memory format, compiled KD modules and evaluation data."""
+    check_shapes(args.synthesis_batch_size, lte.shape[0], image_shape)  # C: the caller's table
+    if isinstance(eval_loader, collections.abc.Iterator):  # a generator or iterator: one pass,
+        eval_loader = list(eval_loader)  # but evaluation recurs: read it once, now
+    if eval_loader is not None and not eval_loader:
+        raise NayerError("the evaluation batches are empty: pass an iterable of (images, "
+                         "labels), or None")
+    # the one place where distill's device is picked: the models, G, M and every batch live there
+    device = pick_device(args.device)
+    # cuDNN's fast layout; on a CPU as fast or faster (RESULTS section 7): one tested path
+    fmt = torch.channels_last
+    teacher = teacher.to(device, memory_format=fmt).eval().requires_grad_(False)  # frozen for good
+    student = student.to(device, memory_format=fmt)
+    kd_student, kd_teacher = student, teacher
+    if args.compile:  # KD and evaluation only: synthesis needs the teacher's BN hooks
+        kd_student, kd_teacher = torch.compile(student), torch.compile(teacher)
+    return types.SimpleNamespace(args=args, device=device, amp=amp_choice(args, device)[0],
+                                 fmt=fmt, teacher=teacher, student=student, kd_student=kd_student,
+                                 kd_teacher=kd_teacher, eval_loader=eval_loader, out_dir=out_dir,
+                                 pieces=[])  # M on disk: (file, rows), each epoch's new rows
+
+def synced_time(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()  # sync point 1 of 2 an epoch: honest timing
+    return time.time()
+
 def check_out_dir(out_dir, resume):
     """Never silently overwrite a run, never silently start afresh when asked to resume."""
     exists = out_dir is not None and (Path(out_dir) / "checkpoint.pt").exists()
     if resume and not exists:
-        raise NayerError(f"--resume: nothing to resume in {out_dir} (no checkpoint.pt): drop --resume to start")
+        raise NayerError(f"--resume: nothing to resume in {out_dir} (no checkpoint.pt): drop "
+                         f"--resume to start")
     if exists and not resume:
-        raise NayerError(f"{out_dir} already holds a run (checkpoint.pt): add --resume, or pick another --out")
+        raise NayerError(f"{out_dir} already holds a run (checkpoint.pt): add --resume, or pick "
+                         f"another --out")
 
-def start_run(out_dir, args, snapshot, student, G, opt, sched, bn_loss, M, pieces):
-    """Start afresh, or resume exactly (student, G, optimiser, cosine step, M, BN EMA, RNG: the metrics of an
-    uninterrupted run). Returns (first epoch, images in M, history)."""
+def snapshot(run, G, opt, sched, bn_loss, M, n):
+    """What a checkpoint holds: everything an exact resume needs; M's new rows saved apart."""
+    return dict(student=run.student.state_dict(), generator=G.state_dict(), opt=opt.state_dict(),
+                sched=sched.state_dict(), bank=save_bank(run.out_dir, M, n, run.pieces),
+                bn_ema=bn_loss.ema, rng=torch.get_rng_state(), args=vars(run.args))
+
+def start_run(run, G, opt, sched, bn_loss, M):
+    """Start afresh, or resume exactly (student, G, optimiser, cosine step, M, BN EMA, RNG: the
+    metrics of an uninterrupted run). Returns (first epoch, images in M, history)."""
+    args, out_dir = run.args, run.out_dir
     check_out_dir(out_dir, args.resume)
-    start, n, history, ckpt = 0, 0, [], out_dir and Path(out_dir) / "checkpoint.pt"
+    start, n, history = 0, 0, []
     if out_dir is None:
         return start, n, history
+    ckpt = Path(out_dir) / "checkpoint.pt"
     if args.resume:  # read everything first: a damaged file is refused before the folder changes
-        damaged = lambda f, why: NayerError(f"{f} is damaged ({why}): restore it, or start the "
-                                            f"run afresh in another --out")
+        def damaged(f, why):
+            return NayerError(f"{f} is damaged ({why}): restore it, or start the run afresh in "
+                              f"another --out")
         try:
             state = torch.load(ckpt, map_location="cpu", weights_only=True)
             start, history, bank = state["epoch"], state["history"], state["bank"]
         except Exception as e:  # cut short, not a torch file, not a checkpoint of this script
             raise damaged(ckpt, type(e).__name__) from None
         legacy = isinstance(bank, torch.Tensor)  # saved before the bank was saved in pieces
-        pieces[:] = [] if legacy else bank
-        bank = [bank] if legacy else [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in bank]
+        run.pieces[:] = [] if legacy else bank
+        if legacy:
+            bank = [bank]
+        else:
+            bank = [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in bank]
         n = sum(len(b) for b in bank)
-        try:  # other models or a longer schedule than this one (M too small): a different run
-            student.load_state_dict(state["student"]); G.load_state_dict(state["generator"])
+        try:  # other models or a longer schedule than this one (M too small): another run
+            run.student.load_state_dict(state["student"])
+            G.load_state_dict(state["generator"])
             M[:n] = torch.cat(bank).to(M.device) if bank else M[:0]
         except RuntimeError:
-            raise NayerError(f"{ckpt} is from another configuration: resume with the options in config.json") from None
-        opt.load_state_dict(state["opt"]); sched.load_state_dict(state["sched"])
-        bn_loss.ema = [e if e is None else tuple(t.to(M.device) for t in e) for e in state["bn_ema"]]
-        torch.set_rng_state(state["rng"])  # the CPU generator: exact on a CPU (GPU kernels are not deterministic)
+            raise NayerError(f"{ckpt} is from another configuration: resume with the options in "
+                             f"config.json") from None
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        bn_loss.ema = [e if e is None else tuple(t.to(M.device) for t in e)
+                       for e in state["bn_ema"]]
+        # the CPU generator: exact on a CPU (GPU kernels are not deterministic)
+        torch.set_rng_state(state["rng"])
         print(f"resumed {ckpt} at epoch {start}, bank {n} images")
+    # metrics.jsonl is rewritten from the checkpoint's history: a line written after the last
+    # checkpoint (a kill between the two) is not repeated
     with writing(out_dir):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         (Path(out_dir) / "config.json").write_text(json.dumps(vars(args), indent=1))
-        (Path(out_dir) / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        lines = "".join(json.dumps(h) + "\n" for h in history)
+        (Path(out_dir) / "metrics.jsonl").write_text(lines)
     if not args.resume:  # so that a Ctrl-C in the very first epoch can be resumed
-        atomic_save(dict(snapshot(), epoch=0, history=history), ckpt)
+        state = dict(snapshot(run, G, opt, sched, bn_loss, M, n), epoch=0, history=history)
+        atomic_save(state, ckpt)
     return start, n, history
 
-def end_epoch(epoch, warm, losses, lr, n, times, samples, history, args, out_dir, snapshot, eval_S):
-    """Stop on a NaN before anything is overwritten, evaluate, print one line, append to metrics.jsonl, save a
-    sample grid and the checkpoint (atomic, every epoch: a kill loses at most the epoch, which --resume redoes)."""
+def end_epoch(epoch, warm, losses, lr, n, t0, t1, run, G, opt, sched, bn_loss, M, history):
+    """Stop on a NaN before anything is overwritten, evaluate, print one line, append to
+    metrics.jsonl, save a sample grid and the checkpoint (atomic, every epoch: a kill loses at
+    most the epoch, which --resume redoes). losses: the epoch's means of (L_BN, L_OH, L_ADV,
+    L_G) a generator step and of L_KD a KD step."""
+    args, out_dir = run.args, run.out_dir
+    losses = losses.tolist()  # sync point 2 of 2 an epoch
+    t2 = time.time()
     for name, v in zip(["bn", "oh", "adv", "g", "kd"], losses):
         if not math.isfinite(v):
-            raise NayerError(f"loss_{name} is {v} in epoch {epoch + 1}; the checkpoint of epoch {epoch} is "
-                             f"kept: lower --lr/--lr-g or the loss weights", code=1)
-    acc = eval_S() if not warm and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs) else None
-    (t0, t1, t2), rounds = times, args.warmup_g_loops if warm else args.g_loops
-    rec = dict(epoch=epoch + 1, phase="warmup" if warm else "kd", loss_bn=losses[0], loss_oh=losses[1],
-               loss_adv=losses[2], loss_g=losses[3], loss_kd=None if warm else losses[4], acc=acc, lr=lr, bank=n,
-               sec_synth=t1 - t0, sec_kd=t2 - t1, ips_synth=rounds * args.synthesis_batch_size / (t1 - t0),
+            raise NayerError(f"loss_{name} is {v} in epoch {epoch + 1}; the checkpoint of epoch "
+                             f"{epoch} is kept: lower --lr/--lr-g or the loss weights", code=1)
+    acc = None
+    due = (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs
+    if run.eval_loader is not None and not warm and due:
+        acc = evaluate(run.kd_student, run.eval_loader, run.device, run.amp)
+    rounds = args.warmup_g_loops if warm else args.g_loops
+    rec = dict(epoch=epoch + 1, phase="warmup" if warm else "kd", loss_bn=losses[0],
+               loss_oh=losses[1], loss_adv=losses[2], loss_g=losses[3],
+               loss_kd=None if warm else losses[4], acc=acc, lr=lr, bank=n, sec_synth=t1 - t0,
+               sec_kd=t2 - t1, ips_synth=rounds * args.synthesis_batch_size / (t1 - t0),
                ips_kd=None if warm else args.kd_steps * args.batch_size / (t2 - t1))
     history.append(rec)
-    print(f"epoch {epoch + 1}/{args.epochs} {rec['phase']:6s} bn {losses[0]:.3f} oh {losses[1]:.3f} adv "
-          f"{losses[2]:.3f} kd {losses[4]:.3f} | acc {'-' if acc is None else f'{acc:.2f}%'} | synth {t1 - t0:.1f}s "
-          f"({rec['ips_synth']:.0f} img/s) kd {t2 - t1:.1f}s | bank {n}", flush=True)
-    if out_dir is not None:
-        log = Path(out_dir) / "metrics.jsonl"
-        with writing(log), open(log, "a") as f:
-            f.write(json.dumps(rec) + "\n")  # one JSON line an epoch
-        if acc is not None:
-            save_samples(*samples, Path(out_dir) / f"samples_epoch{epoch + 1:03d}.png")
-        atomic_save(dict(snapshot(), epoch=epoch + 1, history=history), Path(out_dir) / "checkpoint.pt")
+    shown = "-" if acc is None else f"{acc:.2f}%"
+    print(f"epoch {epoch + 1}/{args.epochs} {rec['phase']:6s} bn {losses[0]:.3f} oh "
+          f"{losses[1]:.3f} adv {losses[2]:.3f} kd {losses[4]:.3f} | acc {shown} | synth "
+          f"{t1 - t0:.1f}s ({rec['ips_synth']:.0f} img/s) kd {t2 - t1:.1f}s | bank {n}",
+          flush=True)
+    if out_dir is None:
+        return
+    log = Path(out_dir) / "metrics.jsonl"
+    with writing(log), open(log, "a") as f:
+        f.write(json.dumps(rec) + "\n")  # one JSON line an epoch
+    if acc is not None:
+        B, grid = args.synthesis_batch_size, Path(out_dir) / f"samples_epoch{epoch + 1:03d}.png"
+        save_samples(M[n - B:n], G.table.shape[0], grid)
+    # the checkpoint last: a kill before it leaves the previous epoch's, which --resume redoes
+    state = dict(snapshot(run, G, opt, sched, bn_loss, M, n), epoch=epoch + 1, history=history)
+    atomic_save(state, Path(out_dir) / "checkpoint.pt")
 
 def save_samples(x, C, path):
     """The last batch: a row a class (8 at most) if K >= 4, else a near-square grid of classes."""
@@ -652,9 +842,10 @@ def save_samples(x, C, path):
     with writing(path):
         save_image(grid[:, :8].reshape(-1, *x.shape[1:]).float().cpu() / 255, path, nrow=nrow)
 
-def save_bank(out_dir, M, n, pieces):  # M's rows added since the last save, in a file of their own
+def save_bank(out_dir, M, n, pieces):
+    """M's rows added since the last save, in a file of their own; the list of all the pieces."""
     done = sum(rows for _, rows in pieces)
-    if n > done:  # only called with a run folder
+    if n > done:
         name = f"bank/{done:08d}-{n:08d}.pt"
         atomic_save(M[done:n].cpu().clone(), Path(out_dir) / name)  # clone: the rows, not all M
         pieces.append((name, n - done))
@@ -706,27 +897,66 @@ def read_cache(path, fresh, valid):
     print(f"{path} is damaged ({why}): rebuilding it", flush=True)
     return {}
 
-# ----------------------------------------------------------------------------- config
+# ----------------------------------------------------------------------------- precision and device
+# bf16 autocast by default only where the hardware computes bf16 (`native_bf16`); the tests and
+# every comparison in docs/RESULTS.md pin --no-amp, so that their numbers are fp32 everywhere.
+def native_bf16(device):
+    """(bf16 autocast by default?, why): yes where the hardware computes bf16. EASY TO MISS:
+    elsewhere it is emulated and slower than fp32 (10x for wrn16_1 on an AVX2-only CPU here), and
+    torch.cuda.is_bf16_supported() says True for pre-8.0 GPUs (T4, V100, GTX/RTX 10xx-20xx)
+    because it counts emulation."""
+    if device.type == "cuda":
+        cc = torch.cuda.get_device_capability(device)
+        rel = ">=" if cc >= (8, 0) else "<"
+        return cc >= (8, 0), f"CUDA compute capability {cc[0]}.{cc[1]} ({rel} 8.0)"
+    def has(name):  # private helpers; absent = no
+        return bool(getattr(torch.cpu, name, lambda: False)())
+    if has("_is_avx512_bf16_supported") or has("_is_amx_tile_supported"):
+        return True, "CPU with AVX512-BF16/AMX"
+    arm = platform.machine() in ("aarch64", "arm64")
+    if arm and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return True, "Arm CPU with BF16 instructions"
+    return False, "CPU without native bf16 (no AVX512-BF16/AMX)"
+
+def amp_choice(args, device):
+    """(bf16 autocast on?, why): --amp / --no-amp decide; else the hardware (`native_bf16`)."""
+    if args.amp is None:
+        return native_bf16(device)
+    return args.amp, "--amp" if args.amp else "--no-amp"
+
+def pick_device(name):
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NayerError("--device cuda but no CUDA device is visible: use --device cpu or auto")
+    use_cuda = name in ("auto", "cuda") and torch.cuda.is_available()
+    return torch.device("cuda" if use_cuda else "cpu")
+
+# ------------------------------------------------------------------------------------------ options
 ARCHS = ["resnet18", "resnet34", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2", "vgg11"]
-# Per data set: normalisation and each setting the authors' scripts (scripts/nayer_100.sh) set differently;
-# `parse_args` fills options left unset from here. CIFAR-10's std is the archive teachers' conventional value, not
-# the split's (0.247, 0.243, 0.262): a teacher must see its training normalisation. Tiny-ImageNet: their ResNet-34
-# -> ResNet-18 line, mean = std = 0.5, batch 200 = K 1 x 200 classes, flips in synthesis too (as their runs do).
-CIFAR = dict(image_size=32, teacher="resnet34", student="resnet18", synthesis_batch_size=400, warmup_g_loops=10,
-             g_loops=2, kd_steps=400, batch_size=512, lr=0.2, flip="on")
+# Per data set: normalisation and each setting the authors' scripts (scripts/nayer_100.sh) set
+# differently; `parse_args` fills options left unset from here. CIFAR-10's std is the archive
+# teachers' conventional value, not the split's (0.247, 0.243, 0.262): a teacher must see its
+# training normalisation. Tiny-ImageNet: their ResNet-34 -> ResNet-18 line, mean = std = 0.5,
+# batch 200 = K 1 x 200 classes, flips in synthesis too (as their runs do).
+CIFAR = dict(image_size=32, teacher="resnet34", student="resnet18", synthesis_batch_size=400,
+             warmup_g_loops=10, g_loops=2, kd_steps=400, batch_size=512, lr=0.2, flip="on")
 DATASETS = {
-    "cifar10": dict(CIFAR, classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010), g_steps=30),
-    "cifar100": dict(CIFAR, classes=100, mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762), g_steps=40),
-    "tiny_imagenet": dict(classes=200, mean=(0.5,) * 3, std=(0.5,) * 3, image_size=64, teacher="resnet34",
-                          student="resnet18", synthesis_batch_size=200, warmup_g_loops=20, g_loops=4, g_steps=60,
-                          kd_steps=1000, batch_size=256, lr=0.1, flip="on"),
+    "cifar10": dict(CIFAR, classes=10, mean=(0.4914, 0.4822, 0.4465),
+                    std=(0.2023, 0.1994, 0.2010), g_steps=30),
+    "cifar100": dict(CIFAR, classes=100, mean=(0.5071, 0.4865, 0.4409),
+                     std=(0.2673, 0.2564, 0.2762), g_steps=40),
+    "tiny_imagenet": dict(classes=200, mean=(0.5,) * 3, std=(0.5,) * 3, image_size=64,
+                          teacher="resnet34", student="resnet18", synthesis_batch_size=200,
+                          warmup_g_loops=20, g_loops=4, g_steps=60, kd_steps=1000,
+                          batch_size=256, lr=0.1, flip="on"),
 }
-PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mean", "std")]  # options set from here
-TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the checkpoint archive shared by DFKD papers
-TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher, the usual recipe (SGD 0.9, cosine)
+# the options set from DATASETS
+PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mean", "std")]
+TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the DFKD papers' archive
+TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher: SGD 0.9, cosine
 
 class NayerError(Exception):
-    """A problem the user can fix, in one line naming the fix; only `main` exits (2; 1 for a NaN stop) on it."""
+    """A problem the user can fix, in one line naming the fix; only `main` exits on it (2; 1 for
+    a NaN stop)."""
     def __init__(self, msg, code=2):
         super().__init__(msg)
         self.code = code
@@ -736,146 +966,161 @@ class OneLineParser(argparse.ArgumentParser):
         raise NayerError(f"{message} (see --help)")
 
 def parser():
-    """Every option, its paper symbol and its default's source (the authors' scripts unless said): `--help`."""
-    p = OneLineParser(description="NAYER data-free distillation (CVPR 2024); defaults: the authors' CIFAR-10 run")
+    """Every option, its paper symbol and its default's source (the authors' scripts unless
+    said): `--help`."""
+    p = OneLineParser(description="NAYER data-free distillation (CVPR 2024); defaults: the "
+                                  "authors' CIFAR-10 run")
     a = p.add_argument
-    per = lambda k: "per data set: " + ", ".join(f"{d} {v[k]}" for d, v in DATASETS.items())  # from DATASETS
+    def per(k):  # from DATASETS
+        return "per data set: " + ", ".join(f"{d} {v[k]}" for d, v in DATASETS.items())
     # -- data, teacher (the authors' CIFAR-10 pair), text encoder
-    a("--dataset", default="cifar10", choices=list(DATASETS), help="sets C, the normalisation, the per-data-set values")
-    a("--data-root", default="./data", help="where the data set's folder is, or is downloaded to if missing")
-    a("--image-size", type=int, help=f"N: real images resized once at load, G makes N x N ({per('image_size')})")
+    a("--dataset", default="cifar10", choices=list(DATASETS),
+      help="sets C, the normalisation, the per-data-set values")
+    a("--data-root", default="./data", help="where the data set's folder is, or is downloaded to")
+    a("--image-size", type=int,
+      help=f"N: real images resized once at load, G makes N x N ({per('image_size')})")
     a("--teacher", choices=ARCHS, help=f"teacher T ({per('teacher')})")
     a("--student", choices=ARCHS, help=f"student S ({per('student')})")
-    a("--teacher-ckpt", default=None, help="default checkpoints/pretrained/{dataset}_{teacher}.pth (DFKD archive)")
-    a("--train-teacher-epochs", type=int, default=200, help="no teacher file: train T this long first (not NAYER)")
-    a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name/folder for e_y (paper: CLIP)")
-    a("--prompt", default="a photo of {}", help="e_y's sentence: paper 'a photo of {}', code 'a image of {}'")
-    a("--lte-file", default=None, help="saved (C, D) label-text table instead of the text encoder")
+    a("--teacher-ckpt", help="default checkpoints/pretrained/{dataset}_{teacher}.pth (DFKD)")
+    a("--train-teacher-epochs", type=int, default=200,
+      help="no teacher file: train T this long first (not NAYER)")
+    a("--text-encoder", default="clip-ViT-B-32",
+      help="sentence-transformers name/folder for e_y (paper: CLIP)")
+    a("--prompt", default="a photo of {}",
+      help="e_y's sentence: paper 'a photo of {}', code 'a image of {}'")
+    a("--lte-file", help="saved (C, D) label-text table instead of the text encoder")
     # -- generator (the paper's method section) and its ablation switches (the paper's analysis)
-    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"], help="G's input (noise: earlier DFKD)")
-    a("--noisy-layer", default="on", choices=["on", "off"], help="off: a plain Linear instead of the noisy layer Z")
-    a("--flip", choices=["on", "kd", "off"], help=f"random flips: in synthesis and KD, in KD only ({per('flip')})")
-    a("--le-emb-size", type=int, default=1000, help="E, the output width of each noisy layer Z: D -> E")
+    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"],
+      help="G's input (noise: earlier DFKD)")
+    a("--noisy-layer", default="on", choices=["on", "off"],
+      help="off: a plain Linear instead of the noisy layer Z")
+    a("--flip", choices=["on", "kd", "off"],
+      help=f"random flips: in synthesis and KD, in KD only ({per('flip')})")
+    a("--le-emb-size", type=int, default=1000, help="E, the output width of each noisy layer Z")
     # -- L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
     a("--bn", type=float, default=10.0, help="alpha, weight of L_BN (teacher BN statistics)")
     a("--oh", type=float, default=0.5, help="beta, weight of L_OH (teacher cross-entropy on y)")
-    a("--adv", type=float, default=1.33, help="gamma, weight of L_ADV (student-teacher disagreement)")
-    a("--bn-momentum", type=float, default=0.9, help="EMA of L_BN's batch statistics over rounds; 0: DeepInversion")
-    # -- schedule: 20 warm-up epochs of 10 rounds, 100 of 2 rounds + 400 KD steps: 400 rounds = 160k images in M
+    a("--adv", type=float, default=1.33, help="gamma, weight of L_ADV (student disagreement)")
+    a("--bn-momentum", type=float, default=0.9,
+      help="EMA of L_BN's batch statistics over rounds; 0: DeepInversion")
+    # -- schedule: 20 warm-up epochs of 10 rounds, 100 of 2 rounds + 400 KD steps: 160k images
     a("--epochs", type=int, default=120, help="epochs in all, warm-up included")
     a("--warmup", type=int, default=20, help="warm-up epochs: synthesis only, no L_ADV, no KD")
-    a("--warmup-g-loops", type=int, help=f"synthesis rounds per warm-up epoch ({per('warmup_g_loops')})")
+    a("--warmup-g-loops", type=int,
+      help=f"synthesis rounds per warm-up epoch ({per('warmup_g_loops')})")
     a("--g-loops", type=int, help=f"synthesis rounds per epoch after warm-up ({per('g_loops')})")
     a("--g-steps", type=int, help=f"generator steps per round ({per('g_steps')})")
-    a("--g-life", type=int, default=10, help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
-    a("--synthesis-batch-size", type=int, help=f"K copies of the C classes ({per('synthesis_batch_size')})")
+    a("--g-life", type=int, default=10,
+      help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
+    a("--synthesis-batch-size", type=int,
+      help=f"K copies of the C classes ({per('synthesis_batch_size')})")
     a("--batch-size", type=int, help=f"KD batch, drawn from the bank M ({per('batch_size')})")
     a("--kd-steps", type=int, help=f"student steps per epoch after warm-up ({per('kd_steps')})")
-    # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (betas 0.5, 0.999)
+    # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (0.5, 0.999)
     a("--lr", type=float, help=f"student learning rate, cosine to lr/1000 ({per('lr')})")
     a("--lr-g", type=float, default=4e-3, help="generator learning rate, a fresh Adam every round")
     a("--T", type=float, default=20.0, help="T, the KD temperature of L_KD")
     # -- running it (ours, not the method's)
-    a("--eval-every", type=int, default=1, help="test accuracy every N epochs after warm-up, and at the end")
+    a("--eval-every", type=int, default=1,
+      help="test accuracy every N epochs after warm-up, and at the end")
     a("--seed", type=int, default=0, help="the one seed of every random draw (all are torch's)")
-    a("--resume", action="store_true", help="continue the run in --out from its last finished epoch, exactly")
-    a("--out", default=None, help="run folder; default runs/{dataset}_{teacher}_{student}")
-    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA if visible, else the CPU")
-    a("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast; default: where the hardware computes bf16")
+    a("--resume", action="store_true",
+      help="continue the run in --out from its last finished epoch, exactly")
+    a("--out", help="run folder; default runs/{dataset}_{teacher}_{student}")
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"],
+      help="auto: CUDA if visible, else the CPU")
+    a("--amp", action=argparse.BooleanOptionalAction,
+      help="bf16 autocast; default: where the hardware computes bf16")
     a("--compile", action="store_true", help="torch.compile the student and the KD-time teacher")
     return p
 
 def parse_args(argv=None):
-    """Options -> namespace, per-data-set values filled in; every number checked here, before any long work."""
+    """Options -> namespace, per-data-set values filled in; every number checked here, before
+    any long work."""
     args = parser().parse_args(argv)
     for name in PER_DATASET:  # options left unset take the data set's value (the config block)
         if getattr(args, name) is None:
             setattr(args, name, DATASETS[args.dataset][name])
     args.teacher_ckpt = args.teacher_ckpt or TEACHER_CKPT.format(**vars(args))
     args.out = args.out or f"runs/{args.dataset}_{args.teacher}_{args.student}"
-    for name in ["epochs", "g_loops", "warmup_g_loops", "g_steps", "g_life", "synthesis_batch_size", "batch_size",
-                 "kd_steps", "le_emb_size", "train_teacher_epochs", "eval_every", "T", "lr", "lr_g", "image_size"]:
+    for name in ["epochs", "g_loops", "warmup_g_loops", "g_steps", "g_life",
+                 "synthesis_batch_size", "batch_size", "kd_steps", "le_emb_size",
+                 "train_teacher_epochs", "eval_every", "T", "lr", "lr_g", "image_size"]:
         if not getattr(args, name) > 0:
-            raise NayerError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.image_size % 4:  # the generator upsamples its (H/4, W/4) map twice
-        raise NayerError(f"--image-size {args.image_size}: G makes multiples of 4, try {args.image_size // 4 * 4 or 4}")
+            raise NayerError(f"--{name.replace('_', '-')} must be positive, got "
+                             f"{getattr(args, name)}")
     if min(args.bn, args.oh, args.adv) < 0 or not 0 <= args.bn_momentum < 1:
         raise NayerError("loss weights must be >= 0 and --bn-momentum in [0, 1)")
     if not 0 <= args.warmup < args.epochs:
-        raise NayerError(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs ({args.epochs})")
+        raise NayerError(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs "
+                         f"({args.epochs})")
     return args
 
-def check_batch(B, C):
+def check_shapes(B, C, image_shape):
+    """K-to-1 and the decoder's shapes; `distill` checks them, the CLI before it reads data."""
     if B % C:  # K-to-1: the batch is [0..C-1] repeated K times, one noisy layer per copy
-        raise NayerError(f"--synthesis-batch-size ({B}) must be a multiple of the {C} classes (K copies of each)")
+        raise NayerError(f"--synthesis-batch-size ({B}) must be a multiple of the {C} classes "
+                         f"(K copies of each)")
+    _, H, W = image_shape
+    if H % 4 or W % 4:  # the generator upsamples its (H/4, W/4) map twice
+        raise NayerError(f"image size {H}x{W} (--image-size {H}): the generator upsamples "
+                         f"twice, so sides must be multiples of 4, try {H // 4 * 4 or 4}")
 
-def native_bf16(device):
-    """(bf16 autocast by default?, why): yes where the hardware computes bf16. EASY TO MISS: elsewhere it is
-    emulated and slower than fp32 (10x for wrn16_1 on an AVX2-only CPU here), and torch.cuda.is_bf16_supported()
-    says True for pre-8.0 GPUs (T4, V100, GTX/RTX 10xx-20xx) because it counts emulation."""
-    if device.type == "cuda":
-        cc = torch.cuda.get_device_capability(device)
-        return cc >= (8, 0), f"CUDA compute capability {cc[0]}.{cc[1]} ({'>=' if cc >= (8, 0) else '<'} 8.0)"
-    has = lambda name: bool(getattr(torch.cpu, name, lambda: False)())  # private helpers; absent = no
-    if has("_is_avx512_bf16_supported") or has("_is_amx_tile_supported"):
-        return True, "CPU with AVX512-BF16/AMX"
-    if platform.machine() in ("aarch64", "arm64") and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return True, "Arm CPU with BF16 instructions"
-    return False, "CPU without native bf16 (no AVX512-BF16/AMX)"
-
-def amp_choice(args, device):
-    """(bf16 autocast on?, why): --amp / --no-amp decide; else the hardware (`native_bf16`)."""
-    return native_bf16(device) if args.amp is None else (args.amp, "--amp" if args.amp else "--no-amp")
-
-def pick_device(name):
-    if name == "cuda" and not torch.cuda.is_available():
-        raise NayerError("--device cuda but no CUDA device is visible: use --device cpu or auto")
-    return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-
-# ----------------------------------------------------------------------------- main
+# --------------------------------------------------------------------------------------------- main
+# `run` is the CLI's job around `distill`: the data, the teacher (trained first if none is
+# given), e_y, then distillation; it writes student.pth and summary.json into the run folder.
 def run(args):
     """The CLI job: data, teacher, LTE, then `distill`; returns the summary dict."""
-    torch.manual_seed(args.seed)  # every random draw below is torch's (CUDA too); numpy's and Python's are unused
+    torch.manual_seed(args.seed)  # every random draw below is torch's (CUDA too)
     device = pick_device(args.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # autotuned convolutions, fixed shapes
     spec, (amp, why) = DATASETS[args.dataset], amp_choice(args, device)
+    precision = "bf16 autocast" if amp else "fp32"
     print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
-          + f" | precision: {'bf16 autocast' if amp else 'fp32'} ({why})", flush=True)
-    check_batch(args.synthesis_batch_size, spec["classes"])  # K-to-1 with the data set's C
-    check_out_dir(args.out, args.resume)  # before any long work
-    # the test split (Tiny-ImageNet: val) for evaluation only, and the class names for e_y; batches of 1000
+          + f" | precision: {precision} ({why})", flush=True)
+    # before any long work: K-to-1 with the data set's C, the image size, the run folder
+    image_shape = (3, args.image_size, args.image_size)
+    check_shapes(args.synthesis_batch_size, spec["classes"], image_shape)
+    check_out_dir(args.out, args.resume)
+    # the test split (Tiny-ImageNet: val) for evaluation only, and the class names for e_y
     x_test, y_test, classes = load_split(args, train=False)
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (spec["mean"], spec["std"]))
-    x_test = (x_test.float() / 255 - mean) / std                                                   # (N, 3, H, W)
+    x_test = (x_test.float() / 255 - mean) / std  # (N, 3, H, W)
     eval_loader = [(x_test[i:i + 1000], y_test[i:i + 1000]) for i in range(0, len(y_test), 1000)]
     teacher = build_model(args.teacher, spec["classes"]).to(device)
+    default_ckpt = args.teacher_ckpt == TEACHER_CKPT.format(**vars(args))
     if os.path.exists(args.teacher_ckpt):  # the usual case: a given, trained teacher
         obj = load_checkpoint_into(teacher, args.teacher_ckpt, args.teacher, spec["classes"])
-        trained, size = obj.get("train_teacher_epochs"), obj.get("image_size")  # a dict: load_checkpoint_into
+        trained, size = obj.get("train_teacher_epochs"), obj.get("image_size")  # if ours
         if size not in (None, args.image_size):
-            raise NayerError(f"{args.teacher_ckpt} holds a teacher trained at {size} px: pass --image-size {size}")
-        if trained not in (None, args.train_teacher_epochs) and args.teacher_ckpt == TEACHER_CKPT.format(**vars(args)):
-            raise NayerError(f"{args.teacher_ckpt} holds a teacher this script trained for {trained} epochs, not the "
-                             f"{args.train_teacher_epochs} asked: delete it to retrain, or name it in --teacher-ckpt")
+            raise NayerError(f"{args.teacher_ckpt} holds a teacher trained at {size} px: pass "
+                             f"--image-size {size}")
+        if trained not in (None, args.train_teacher_epochs) and default_ckpt:
+            raise NayerError(f"{args.teacher_ckpt} holds a teacher this script trained for "
+                             f"{trained} epochs, not the {args.train_teacher_epochs} asked: "
+                             f"delete it to retrain, or name it in --teacher-ckpt")
     else:
         x_train, y_train, _ = load_split(args, train=True)
         train_teacher(teacher, x_train, y_train, args, mean, std, device, eval_loader, amp)
     t_acc = evaluate(teacher, eval_loader, device, amp)
     print(f"teacher {args.teacher}: test accuracy {t_acc:.2f}%", flush=True)
     lte = lte_table(args, classes, args.out)  # e_y for every class, (C, D)
-    print(f"label-text embedding: {tuple(lte.shape)} ({args.lte_file or args.text_encoder}, prompt {args.prompt!r})")
+    print(f"label-text embedding: {tuple(lte.shape)} ({args.lte_file or args.text_encoder}, "
+          f"prompt {args.prompt!r})")
     torch.manual_seed(args.seed)  # same start whether the teacher was trained or loaded
     student, history = distill(teacher, build_model(args.student, spec["classes"]), lte, args,
-                               image_shape=(3, args.image_size, args.image_size), mean=spec["mean"], std=spec["std"],
+                               image_shape=image_shape, mean=spec["mean"], std=spec["std"],
                                eval_loader=eval_loader, out_dir=args.out)
-    accs = [h["acc"] for h in history if h["acc"] is not None]  # the last epoch is always evaluated
-    summary = dict(teacher_acc=t_acc, final_acc=accs[-1], best_acc_on_test=max(accs), epochs=args.epochs, out=args.out)
-    atomic_save(dict(state_dict=student.state_dict(), arch=args.student, acc=summary["final_acc"]),
-                Path(args.out) / "student.pth")
+    accs = [h["acc"] for h in history if h["acc"] is not None]  # the last epoch is evaluated
+    summary = dict(teacher_acc=t_acc, final_acc=accs[-1], best_acc_on_test=max(accs),
+                   epochs=args.epochs, out=args.out)
+    atomic_save(dict(state_dict=student.state_dict(), arch=args.student,
+                     acc=summary["final_acc"]), Path(args.out) / "student.pth")
     with writing(Path(args.out) / "summary.json"):
         (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"final student test accuracy {summary['final_acc']:.2f}% (teacher {t_acc:.2f}%; best over epochs "
-          f"{summary['best_acc_on_test']:.2f}%, chosen on test data, not a fair number)", flush=True)
+    print(f"final student test accuracy {summary['final_acc']:.2f}% (teacher {t_acc:.2f}%; best "
+          f"over epochs {summary['best_acc_on_test']:.2f}%, chosen on test data, not a fair "
+          f"number)", flush=True)
     return summary
 
 def main(argv=None):
@@ -888,10 +1133,11 @@ def main(argv=None):
         print(f"nayer.py: error: {e}", file=sys.stderr)
         raise SystemExit(e.code)
     except KeyboardInterrupt:  # Ctrl-C: no handler needed, the last epoch's checkpoint is intact
-        what, part = "nothing was saved", args and Path(f"{args.teacher_ckpt}.part")
+        what = "nothing was saved"
         if args and (Path(args.out) / "checkpoint.pt").exists():
             what = f"{args.out}/checkpoint.pt holds the last finished epoch: rerun with --resume"
-        elif part and part.exists():
+        elif args and Path(f"{args.teacher_ckpt}.part").exists():
+            part = f"{args.teacher_ckpt}.part"
             what = f"{part} holds the teacher's last finished epoch: rerun the same command"
         print(f"nayer.py: interrupted; {what} to continue", file=sys.stderr)
         raise SystemExit(130)
