@@ -1274,6 +1274,9 @@ def test_the_annotated_page_rebuilds_nayer_py_line_for_line_and_is_up_to_date():
     assert [n for n, _ in lines] == list(range(1, len(lines) + 1))  # nothing lost or reordered
     assert [t for _, t in lines] == source.splitlines()
     assert page_builder()["build"](source) == page, "docs/nayer.html is stale: python docs/build_page.py"
+    # a formula in a `#` comment is typeset only when its line holds both of its `$`
+    split = [line for line in source.splitlines() if "#" in line and line.count("$") % 2]
+    assert not split, split
 
 
 def test_the_annotated_page_has_an_anchor_for_every_section_and_definition_and_no_remote_files():
