@@ -7,7 +7,8 @@ L_OH and L_BN step by step (RESULTS section 13), collected from `lte_few_steps.p
 
 Each NAME=FILE is one `lte_few_steps.py --inputs lte` (or `--inputs onehot`) output; the record
 keeps every seed's curves under NAME, and the figure is drawn from the record alone. The table
-printed: mean L_OH (and each seed's) at a few steps, and the first step with L_OH < 1.
+printed: mean L_OH at a few steps, each seed's first step with L_OH < 1 (`--below`), and each
+seed's mean L_OH over the last round (steps of one round are less noisy than one step).
 """
 import argparse, json, statistics
 from pathlib import Path
@@ -35,20 +36,22 @@ def collect(runs):
     return record
 
 
-def table(record):
-    g = record["args"]["g_steps"]
-    print("| input | L_OH at step 1 / 10 / %d / %d / %d (mean) | first step with L_OH < 1 "
-          "(each seed) | L_BN at step 1 / %d |" % (g, 2 * g, 3 * g, 3 * g))
-    print("|---|---|---|---|")
-    for name in record["inputs"]:
-        curves = [c for k, c in record["curves"].items() if k.split("/")[0] == name]
-        n = len(curves[0]["loss_oh"])
+def table(record, below=1.0):
+    curves_of = {name: [c for k, c in record["curves"].items() if k.split("/")[0] == name]
+                 for name in record["inputs"]}
+    g, n = record["args"]["g_steps"], len(next(iter(curves_of.values()))[0]["loss_oh"])
+    steps = sorted({s for s in (1, 10, g, 2 * g, 3 * g, n) if s <= n})
+    print(f"| input | L_OH at step {' / '.join(map(str, steps))} (mean) | first step with L_OH < {below:g} "
+          f"(each seed) | mean L_OH over the last round (each seed) | L_BN at step 1 / {n} |")
+    print("|---|---|---|---|---|")
+    for name, curves in curves_of.items():
         at = lambda key, s: statistics.mean(c[key][s - 1] for c in curves)
-        first = [next((i + 1 for i, v in enumerate(c["loss_oh"]) if v < 1), "never") for c in curves]
-        steps = [s for s in (1, 10, g, 2 * g, 3 * g) if s <= n]
+        first = [next((i + 1 for i, v in enumerate(c["loss_oh"]) if v < below), "never") for c in curves]
+        last = [statistics.mean(c["loss_oh"][n - g:]) for c in curves]  # steps of the last round
         oh = " / ".join(f"{at('loss_oh', s):.2f}" for s in steps)
+        tail = f"{statistics.mean(last):.2f} ({', '.join(f'{v:.2f}' for v in last)})"
         bn = f"{at('loss_bn', 1):.1f} / {at('loss_bn', n):.1f}"
-        print(f"| {NAMES.get(name, name)} | {oh} | {', '.join(map(str, first))} | {bn} |")
+        print(f"| {NAMES.get(name, name)} | {oh} | {', '.join(map(str, first))} | {tail} | {bn} |")
 
 
 def draw(record, out):
@@ -75,11 +78,13 @@ def main(argv=None):
     ap.add_argument("--runs", nargs="*", help="NAME=FILE of lte_few_steps.py outputs (else: read --record)")
     ap.add_argument("--record", required=True, help="the collected JSON (written when --runs is given)")
     ap.add_argument("--figure", help="PNG to draw")
+    ap.add_argument("--below", type=float, default=1.0,
+                    help="the table's 'first step with L_OH below' level (Tiny-ImageNet: 5)")
     args = ap.parse_args(argv)
     if args.runs:
         Path(args.record).write_text(json.dumps(collect(args.runs)) + "\n")
     record = json.loads(Path(args.record).read_text())
-    table(record)
+    table(record, args.below)
     if args.figure:
         draw(record, args.figure)
 
