@@ -1105,8 +1105,8 @@ def run(args):
     t_acc = evaluate(teacher, eval_loader, device, amp)
     print(f"teacher {args.teacher}: test accuracy {t_acc:.2f}%", flush=True)
     lte = lte_table(args, classes, args.out)  # e_y for every class, (C, D)
-    print(f"label-text embedding: {tuple(lte.shape)} ({args.lte_file or args.text_encoder}, "
-          f"prompt {args.prompt!r})")
+    source = args.lte_file or f"{args.text_encoder}, prompt {args.prompt!r}"  # a file: as given
+    print(f"label-text embedding: {tuple(lte.shape)} ({source})")
     torch.manual_seed(args.seed)  # same start whether the teacher was trained or loaded
     student, history = distill(teacher, build_model(args.student, spec["classes"]), lte, args,
                                image_shape=image_shape, mean=spec["mean"], std=spec["std"],

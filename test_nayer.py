@@ -739,6 +739,8 @@ def test_cifar100_end_to_end(tmp_path):
                  "--kd-steps", "2", "--synthesis-batch-size", "100", "--batch-size", "16", "--le-emb-size", "16",
                  "--lte-file", tmp_path / "lte.pt", "--out", tmp_path / "run"])
     assert p.returncode == 0, p.stderr[-3000:]
+    # a table from a file is named by its file: the --prompt did not make it
+    assert f"label-text embedding: (100, 8) ({tmp_path / 'lte.pt'})\n" in p.stdout
     assert [r["bank"] for r in metrics(tmp_path / "run")] == [100, 200]
     assert torch.load(tmp_path / "t.pth", weights_only=True)["state_dict"]["fc.weight"].shape == (100, 64)
 
