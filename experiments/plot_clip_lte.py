@@ -1,16 +1,22 @@
 """The paper's own CLIP table against its permuted control, MiniLM and one-hot: a fresh generator's
-L_OH and L_BN step by step (RESULTS section 13), collected from `lte_few_steps.py` runs and drawn.
+L_OH and L_BN step by step, and the recipe's final accuracy (RESULTS section 13), collected from
+`lte_few_steps.py` runs and run folders, and drawn.
 
     python experiments/plot_clip_lte.py --runs clip=A.json clip_perm0=B.json minilm=C.json \
-        onehot=D.json --record docs/results/clip_lte.json --figure docs/clip_lte.png
+        onehot=D.json --cells RUNS --record docs/results/clip_lte.json --figure docs/clip_lte.png
+    python experiments/plot_clip_lte.py --cells RUNS --record docs/results/clip_lte.json  # cells only
     python experiments/plot_clip_lte.py --record docs/results/clip_lte.json --figure docs/clip_lte.png
 
 Each NAME=FILE is one `lte_few_steps.py --inputs lte` (or `--inputs onehot`) output; the record
 keeps every seed's curves under NAME, and the figure is drawn from the record alone. The table
 printed: mean L_OH at a few steps, each seed's first step with L_OH < 1 (`--below`), and each
 seed's mean L_OH over the last round (steps of one round are less noisy than one step).
+
+`--cells RUNS` collects the finished run folders RUNS/{NAME}_g{STEPS}_s{SEED} (each with its
+summary.json) into the record's "cells": final accuracy a seed, per input and generator steps,
+drawn as a third panel. Every cell must come from one teacher (the script refuses otherwise).
 """
-import argparse, json, statistics
+import argparse, json, re, statistics, sys
 from pathlib import Path
 
 from plot_lte_claim import few_steps_curves
@@ -54,11 +60,77 @@ def table(record, below=1.0):
         print(f"| {NAMES.get(name, name)} | {oh} | {', '.join(map(str, first))} | {tail} | {bn} |")
 
 
+def collect_cells(runs):
+    cells = []
+    for d in sorted(Path(runs).iterdir()):
+        m = re.fullmatch(r"(\w+)_g(\d+)_s(\d+)", d.name)
+        if not (m and (d / "summary.json").exists()):
+            continue  # not a cell, or not finished
+        summary = json.loads((d / "summary.json").read_text())
+        config = json.loads((d / "config.json").read_text())
+        rows = [json.loads(line) for line in open(d / "metrics.jsonl")]
+        cells.append(dict(input=m[1], g_steps=int(m[2]), seed=int(m[3]),
+                          final_acc=summary["final_acc"], teacher_acc=summary["teacher_acc"],
+                          teacher_ckpt=config["teacher_ckpt"], lte_file=config["lte_file"],
+                          generator_input=config["generator_input"],
+                          last_loss_oh=rows[-1]["loss_oh"],
+                          train_s=round(sum(r["sec_synth"] + r["sec_kd"] for r in rows), 1),
+                          acc_by_epoch={r["epoch"]: r["acc"] for r in rows if r["acc"] is not None}))
+    teachers = {(c["teacher_ckpt"], c["teacher_acc"]) for c in cells}
+    if len(teachers) > 1:
+        sys.exit(f"the cells under {runs} come from {len(teachers)} teachers {sorted(teachers)}: "
+                 f"compare inputs within one teacher")
+    return cells
+
+
+def cell_groups(record):
+    """{(steps, input): [cell, ...] by seed}, in the order the table and the figure show them."""
+    order = {name: i for i, name in enumerate(NAMES)}
+    groups = {}
+    for c in sorted(record.get("cells", []), key=lambda c: (c["g_steps"], order.get(c["input"], 99),
+                                                            c["seed"])):
+        groups.setdefault((c["g_steps"], c["input"]), []).append(c)
+    return groups
+
+
+def cell_table(record):
+    print("| input | generator steps a round | seeds | final acc % (each seed) | mean "
+          "| L_OH, last epoch (each seed) | train time a cell (mean) |")
+    print("|---|---|---|---|---|---|---|")
+    for (steps, name), cells in cell_groups(record).items():
+        accs = [c["final_acc"] for c in cells]
+        seeds = ", ".join(str(c["seed"]) for c in cells)
+        each = ", ".join(f"{a:.2f}" for a in accs)
+        oh = ", ".join(f"{c['last_loss_oh']:.2f}" for c in cells)
+        minutes = statistics.mean(c["train_s"] for c in cells) / 60
+        print(f"| {NAMES.get(name, name)} | {steps} | {seeds} | {each} | "
+              f"{statistics.mean(accs):.2f} | {oh} | {minutes:.0f} min |")
+
+
+def cell_panel(ax, record):
+    """Final accuracy, a dot a seed and a bar at the mean, inputs side by side within each
+    setting of generator steps."""
+    groups = cell_groups(record)
+    settings = sorted({steps for steps, _ in groups})
+    names = [n for n in NAMES if any(name == n for _, name in groups)]
+    for (steps, name), cells in groups.items():
+        x = settings.index(steps) * (len(names) + 1) + names.index(name)
+        accs = [c["final_acc"] for c in cells]
+        ax.scatter([x] * len(accs), accs, color=COLOURS[name], s=16, alpha=0.7)
+        ax.hlines(statistics.mean(accs), x - 0.35, x + 0.35, color=COLOURS[name])
+    centres = [i * (len(names) + 1) + (len(names) - 1) / 2 for i in range(len(settings))]
+    ax.set_xticks(centres, [f"{steps} generator steps a round" for steps in settings])
+    teacher = record["cells"][0]["teacher_acc"]
+    ax.set(ylabel="final student test accuracy (%)",
+           title=f"the CIFAR-10 recipe (teacher {teacher:.2f} %)")
+
+
 def draw(record, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    panels = 3 if record.get("cells") else 2
+    fig, (a, b, *c) = plt.subplots(1, panels, figsize=(5 * panels, 3.8))
     few = dict(args=dict(record["args"], inputs=",".join(record["inputs"])), curves=record["curves"])
     few_steps_curves(a, few, COLOURS, NAMES)
     a.set(xlabel="generator step after G is built", ylabel="L_OH (teacher cross-entropy)",
@@ -68,6 +140,8 @@ def draw(record, out):
     few_steps_curves(b, bn, COLOURS, NAMES)
     b.set(xlabel="generator step after G is built", ylabel="L_BN", yscale="log",
           title="BN statistics")
+    if c:
+        cell_panel(c[0], record)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
@@ -76,7 +150,9 @@ def draw(record, out):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", nargs="*", help="NAME=FILE of lte_few_steps.py outputs (else: read --record)")
-    ap.add_argument("--record", required=True, help="the collected JSON (written when --runs is given)")
+    ap.add_argument("--cells", help="folder of the recipe's run folders NAME_gSTEPS_sSEED to collect")
+    ap.add_argument("--record", required=True,
+                    help="the collected JSON (written when --runs or --cells is given)")
     ap.add_argument("--figure", help="PNG to draw")
     ap.add_argument("--below", type=float, default=1.0,
                     help="the table's 'first step with L_OH below' level (Tiny-ImageNet: 5)")
@@ -84,7 +160,12 @@ def main(argv=None):
     if args.runs:
         Path(args.record).write_text(json.dumps(collect(args.runs)) + "\n")
     record = json.loads(Path(args.record).read_text())
+    if args.cells:
+        record["cells"] = collect_cells(args.cells)
+        Path(args.record).write_text(json.dumps(record) + "\n")
     table(record, args.below)
+    if record.get("cells"):
+        cell_table(record)
     if args.figure:
         draw(record, args.figure)
 
