@@ -78,8 +78,9 @@ def collect_cells(runs):
                           acc_by_epoch={r["epoch"]: r["acc"] for r in rows if r["acc"] is not None}))
     teachers = {(c["teacher_ckpt"], c["teacher_acc"]) for c in cells}
     if len(teachers) > 1:
-        sys.exit(f"the cells under {runs} come from {len(teachers)} teachers {sorted(teachers)}: "
-                 f"compare inputs within one teacher")
+        print(f"the cells under {runs} come from {len(teachers)} teachers {sorted(teachers)}: "
+              f"compare inputs within one teacher", file=sys.stderr)
+        sys.exit(2)
     return cells
 
 
