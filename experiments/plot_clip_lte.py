@@ -96,16 +96,15 @@ def cell_groups(record):
 
 def cell_table(record):
     print("| input | generator steps a round | seeds | final acc % (each seed) | mean "
-          "| L_OH, last epoch (each seed) | train time a cell (mean) |")
-    print("|---|---|---|---|---|---|---|")
+          "| L_OH, last epoch (each seed) |")
+    print("|---|---|---|---|---|---|")
     for (steps, name), cells in cell_groups(record).items():
         accs = [c["final_acc"] for c in cells]
         seeds = ", ".join(str(c["seed"]) for c in cells)
         each = ", ".join(f"{a:.2f}" for a in accs)
         oh = ", ".join(f"{c['last_loss_oh']:.2f}" for c in cells)
-        minutes = statistics.mean(c["train_s"] for c in cells) / 60
         print(f"| {NAMES.get(name, name)} | {steps} | {seeds} | {each} | "
-              f"{statistics.mean(accs):.2f} | {oh} | {minutes:.0f} min |")
+              f"{statistics.mean(accs):.2f} | {oh} |")
 
 
 def cell_panel(ax, record):
