@@ -3,8 +3,9 @@ L_OH and L_BN step by step, and the recipe's final accuracy (RESULTS section 13)
 `lte_few_steps.py` runs and run folders, and drawn.
 
     python experiments/plot_clip_lte.py --runs clip=A.json clip_perm0=B.json minilm=C.json \
-        onehot=D.json --cells RUNS --record docs/results/clip_lte.json --figure docs/clip_lte.png
-    python experiments/plot_clip_lte.py --cells RUNS --record docs/results/clip_lte.json  # cells only
+        onehot=D.json --record docs/results/clip_lte.json --figure docs/clip_lte.png
+    python experiments/plot_clip_lte.py --cells RUNS --record docs/results/clip_lte.json \
+        --cells-figure docs/clip_lte_accuracy.png  # the accuracy cells into the same record
     python experiments/plot_clip_lte.py --record docs/results/clip_lte.json --figure docs/clip_lte.png
 
 Each NAME=FILE is one `lte_few_steps.py --inputs lte` (or `--inputs onehot`) output; the record
@@ -14,7 +15,7 @@ seed's mean L_OH over the last round (steps of one round are less noisy than one
 
 `--cells RUNS` collects the finished run folders RUNS/{NAME}_g{STEPS}_s{SEED} (each with its
 summary.json) into the record's "cells": final accuracy a seed, per input and generator steps,
-drawn as a third panel. Every cell must come from one teacher (the script refuses otherwise).
+drawn by `--cells-figure`. Every cell must come from one teacher (the script refuses otherwise).
 """
 import argparse, json, re, statistics, sys
 from pathlib import Path
@@ -107,30 +108,39 @@ def cell_table(record):
               f"{statistics.mean(accs):.2f} | {oh} |")
 
 
-def cell_panel(ax, record):
-    """Final accuracy, a dot a seed and a bar at the mean, inputs side by side within each
-    setting of generator steps."""
+def draw_cells(record, out):
+    """Final accuracy, a dot a seed and a bar at the mean; a panel per setting of generator steps
+    (each its own scale: the seeds' spread is the thing to see)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     groups = cell_groups(record)
     settings = sorted({steps for steps, _ in groups})
     names = [n for n in NAMES if any(name == n for _, name in groups)]
-    for (steps, name), cells in groups.items():
-        x = settings.index(steps) * (len(names) + 1) + names.index(name)
-        accs = [c["final_acc"] for c in cells]
-        ax.scatter([x] * len(accs), accs, color=COLOURS[name], s=16, alpha=0.7)
-        ax.hlines(statistics.mean(accs), x - 0.35, x + 0.35, color=COLOURS[name])
-    centres = [i * (len(names) + 1) + (len(names) - 1) / 2 for i in range(len(settings))]
-    ax.set_xticks(centres, [f"{steps} generator steps a round" for steps in settings])
+    fig, axes = plt.subplots(1, len(settings), figsize=(4 * len(settings), 3.8), squeeze=False)
+    for ax, steps in zip(axes[0], settings):
+        for x, name in enumerate(names):
+            accs = [c["final_acc"] for c in groups.get((steps, name), [])]
+            ax.scatter([x] * len(accs), accs, color=COLOURS[name], s=18, alpha=0.8)
+            if accs:
+                ax.hlines(statistics.mean(accs), x - 0.3, x + 0.3, color=COLOURS[name])
+        ax.set_xticks(range(len(names)), [NAMES[n].split(" (")[0] for n in names],
+                      rotation=25, ha="right", fontsize=7)
+        ax.set(title=f"{steps} generator steps a round", xlim=(-0.5, len(names) - 0.5))
     teacher = record["cells"][0]["teacher_acc"]
-    ax.set(ylabel="final student test accuracy (%)",
-           title=f"the CIFAR-10 recipe (teacher {teacher:.2f} %)")
+    axes[0][0].set_ylabel("final student test accuracy (%)")
+    fig.suptitle(f"CIFAR-10 recipe, one teacher ({teacher:.2f} %): a dot a seed, a bar the mean",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
 
 
 def draw(record, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    panels = 3 if record.get("cells") else 2
-    fig, (a, b, *c) = plt.subplots(1, panels, figsize=(5 * panels, 3.8))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
     few = dict(args=dict(record["args"], inputs=",".join(record["inputs"])), curves=record["curves"])
     few_steps_curves(a, few, COLOURS, NAMES)
     a.set(xlabel="generator step after G is built", ylabel="L_OH (teacher cross-entropy)",
@@ -140,8 +150,6 @@ def draw(record, out):
     few_steps_curves(b, bn, COLOURS, NAMES)
     b.set(xlabel="generator step after G is built", ylabel="L_BN", yscale="log",
           title="BN statistics")
-    if c:
-        cell_panel(c[0], record)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"wrote {out}")
@@ -153,7 +161,8 @@ def main(argv=None):
     ap.add_argument("--cells", help="folder of the recipe's run folders NAME_gSTEPS_sSEED to collect")
     ap.add_argument("--record", required=True,
                     help="the collected JSON (written when --runs or --cells is given)")
-    ap.add_argument("--figure", help="PNG to draw")
+    ap.add_argument("--figure", help="PNG of the per-step curves to draw")
+    ap.add_argument("--cells-figure", help="PNG of the accuracy cells to draw")
     ap.add_argument("--below", type=float, default=1.0,
                     help="the table's 'first step with L_OH below' level (Tiny-ImageNet: 5)")
     args = ap.parse_args(argv)
@@ -168,6 +177,8 @@ def main(argv=None):
         cell_table(record)
     if args.figure:
         draw(record, args.figure)
+    if args.cells_figure:
+        draw_cells(record, args.cells_figure)
 
 
 if __name__ == "__main__":
