@@ -17,10 +17,10 @@ seed's mean L_OH over the last round (steps of one round are less noisy than one
 summary.json) into the record's "cells": final accuracy a seed, per input and generator steps,
 drawn by `--cells-figure`. Every cell must come from one teacher (the script refuses otherwise).
 """
-import argparse, json, re, statistics, sys
+import argparse, json, statistics, sys
 from pathlib import Path
 
-from plot_lte_claim import few_steps_curves
+from plot_lte_claim import few_steps_curves, read_cells
 
 NAMES = dict(clip="CLIP, right rows (the paper's)", clip_perm0="CLIP, rows deranged",
              authors="CLIP, the authors' row order", minilm="all-MiniLM-L6-v2",
@@ -62,21 +62,11 @@ def table(record, below=1.0):
 
 
 def collect_cells(runs):
-    cells = []
-    for d in sorted(Path(runs).iterdir()):
-        m = re.fullmatch(r"(\w+)_g(\d+)_s(\d+)", d.name)
-        if not (m and (d / "summary.json").exists()):
-            continue  # not a cell, or not finished
-        summary = json.loads((d / "summary.json").read_text())
-        config = json.loads((d / "config.json").read_text())
-        rows = [json.loads(line) for line in open(d / "metrics.jsonl")]
-        cells.append(dict(input=m[1], g_steps=int(m[2]), seed=int(m[3]),
-                          final_acc=summary["final_acc"], teacher_acc=summary["teacher_acc"],
-                          teacher_ckpt=config["teacher_ckpt"], lte_file=config["lte_file"],
-                          generator_input=config["generator_input"],
-                          last_loss_oh=rows[-1]["loss_oh"],
-                          train_s=round(sum(r["sec_synth"] + r["sec_kd"] for r in rows), 1),
-                          acc_by_epoch={r["epoch"]: r["acc"] for r in rows if r["acc"] is not None}))
+    cells = read_cells(runs)
+    for c in cells:
+        folder = Path(runs) / f"{c['input']}_g{c['g_steps']}_s{c['seed']}"
+        config = json.loads((folder / "config.json").read_text())
+        c.update({k: config[k] for k in ("teacher_ckpt", "lte_file", "generator_input")})
     teachers = {(c["teacher_ckpt"], c["teacher_acc"]) for c in cells}
     if len(teachers) > 1:
         print(f"the cells under {runs} come from {len(teachers)} teachers {sorted(teachers)}: "

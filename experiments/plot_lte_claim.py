@@ -18,18 +18,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def collect(runs, few_steps):
-    record = dict(runs=[], few_steps=json.loads(Path(few_steps).read_text()) if few_steps else None)
+def read_cells(runs, inputs=r"\w+"):
+    """Every finished run folder RUNS/{input}_g{steps}_s{seed} (one with a summary.json): its final
+    accuracy, the teacher's, the last epoch's L_OH, the training seconds and accuracy by epoch."""
+    cells = []
     for d in sorted(Path(runs).iterdir()):
-        m = re.fullmatch(r"(lte|onehot|noise)_g(\d+)_s(\d+)", d.name)
+        m = re.fullmatch(rf"({inputs})_g(\d+)_s(\d+)", d.name)
         if not (m and (d / "summary.json").exists()):
             continue
         summary = json.loads((d / "summary.json").read_text())
         rows = [json.loads(l) for l in open(d / "metrics.jsonl")]
-        record["runs"].append(dict(input=m[1], g_steps=int(m[2]), seed=int(m[3]), final_acc=summary["final_acc"],
-                                   teacher_acc=summary["teacher_acc"], last_loss_oh=rows[-1]["loss_oh"],
-                                   train_s=round(sum(r["sec_synth"] + r["sec_kd"] for r in rows), 1),
-                                   acc_by_epoch={r["epoch"]: r["acc"] for r in rows if r["acc"] is not None}))
+        cells.append(dict(input=m[1], g_steps=int(m[2]), seed=int(m[3]), final_acc=summary["final_acc"],
+                          teacher_acc=summary["teacher_acc"], last_loss_oh=rows[-1]["loss_oh"],
+                          train_s=round(sum(r["sec_synth"] + r["sec_kd"] for r in rows), 1),
+                          acc_by_epoch={r["epoch"]: r["acc"] for r in rows if r["acc"] is not None}))
+    return cells
+
+
+def collect(runs, few_steps):
+    record = dict(runs=read_cells(runs, "lte|onehot|noise"),
+                  few_steps=json.loads(Path(few_steps).read_text()) if few_steps else None)
     return record
 
 
