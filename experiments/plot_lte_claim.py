@@ -36,9 +36,8 @@ def read_cells(runs, inputs=r"\w+"):
 
 
 def collect(runs, few_steps):
-    record = dict(runs=read_cells(runs, "lte|onehot|noise"),
-                  few_steps=json.loads(Path(few_steps).read_text()) if few_steps else None)
-    return record
+    return dict(runs=read_cells(runs, "lte|onehot|noise"),
+                few_steps=json.loads(Path(few_steps).read_text()) if few_steps else None)
 
 
 def table(record):
