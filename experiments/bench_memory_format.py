@@ -30,6 +30,7 @@ T = nayer.build_model(a.teacher, 10).eval().requires_grad_(False)
 S, G = nayer.build_model(a.student, 10), nayer.Generator(torch.randn(10, 384), (3, 32, 32), a.batch // 10)
 y, m = torch.arange(10).repeat(a.batch // 10), torch.full((1, 3, 1, 1), 0.5)
 bank = torch.randint(0, 256, (a.kd_batch, 3, 32, 32), dtype=torch.uint8)
+cfg = nayer.NayerConfig(g_steps=a.g_steps)  # the paper's weights, T and learning rate
 fmts = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 nets = {k: [copy.deepcopy(n).to(memory_format=f) for n in (T, S, G)] for k, f in fmts.items()}
 speed = {k: ([], []) for k in fmts}
@@ -37,13 +38,12 @@ for rep in range(a.reps + 1):
     for k, (t, s, g) in nets.items():
         s.eval().requires_grad_(False)
         t0 = time.perf_counter()
-        nayer.synthesize_round(g, t, s, nayer.BNStatLoss(t, 0.9), y, m, m, g_steps=a.g_steps, lr_g=4e-3,
-                               weights=(10, 0.5, 1.33))
+        nayer.synthesize_round(g, t, s, nayer.BNStatLoss(t, 0.9), y, m, m, cfg)
         t1 = time.perf_counter()
         s.train().requires_grad_(True)
         opt = torch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9)
         for _ in range(a.kd_steps):
-            nayer.kd_step(s, t, opt, bank, m, m, T=20.0)
+            nayer.kd_step(s, t, opt, bank, m, m, cfg)
         t2 = time.perf_counter()
         if rep:  # rep 0: warm-up
             speed[k][0].append(a.batch * a.g_steps / (t1 - t0)); speed[k][1].append(a.kd_batch * a.kd_steps / (t2 - t1))

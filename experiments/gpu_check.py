@@ -24,7 +24,7 @@ It prints one table and writes one JSON file (`--out`). On one modern GPU the de
 test images and a random table: plumbing only, the accuracy means nothing) so that a CPU runs it end to end in
 about two minutes; RESULTS.md section 9 describes that run.
 """
-import argparse, json, pickle, platform, sys, time
+import argparse, json, pickle, platform, sys, tempfile, time
 from pathlib import Path
 
 import torch
@@ -62,16 +62,20 @@ def bench_one(dataset, teacher, student, precision, compile_, opts, device):
             "--epochs", "3", "--warmup", "1", "--warmup-g-loops", "1", "--g-loops", str(opts.rounds),
             "--kd-steps", str(opts.rounds), "--amp" if precision == "bf16" else "--no-amp"]
     argv += (SMOKE + ["--image-size", "16"] if opts.smoke else []) + (["--compile"] if compile_ else [])
-    args, full = nayer.parse_args(argv), nayer.parse_args(argv[:6])  # full: the data set's whole schedule
     if opts.smoke and dataset != "cifar10":  # 100 and 200 classes need batches of 100 and 200
-        args.synthesis_batch_size = nayer.DATASETS[dataset]["classes"]
+        argv += ["--synthesis-batch-size", str(nayer.DATASETS[dataset]["classes"])]
+    args, full = nayer.parse_args(argv), nayer.parse_args(argv[:6])  # full: the data set's whole schedule
+    amp = nayer.amp_choice(args, device)[0]
     C, S = nayer.DATASETS[dataset]["classes"], args.image_size
     if device.type == "cuda":
         torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(0)
     t0 = time.time()
-    _, h = nayer.distill(nayer.build_model(teacher, C), nayer.build_model(student, C), torch.randn(C, 512), args,
-                         image_shape=(3, S, S), mean=nayer.DATASETS[dataset]["mean"], std=nayer.DATASETS[dataset]["std"])
+    nets = [nayer.build_model(n, C).to(device, memory_format=torch.channels_last) for n in (teacher, student)]
+    _, h = nayer.distill(*nets, torch.randn(C, 512), nayer.config_of(args, amp), image_shape=(3, S, S),
+                         mean=nayer.DATASETS[dataset]["mean"], std=nayer.DATASETS[dataset]["std"],
+                         report=lambda rec: None,  # the table below says it
+                         callbacks=nayer.RunFolder(tempfile.mkdtemp(), vars(args), compile=args.compile))
     synth, kd, B = h[-1]["ips_synth"], h[-1]["ips_kd"], args.synthesis_batch_size
     epoch_s = full.g_loops * B / synth + full.kd_steps * args.batch_size / kd  # at the data set's loop counts
     rounds = full.warmup * full.warmup_g_loops + (full.epochs - full.warmup) * full.g_loops
@@ -133,8 +137,10 @@ def short_distillation(opts, device):
     print(f"\npart 2: {arch} teacher {teacher_acc:.2f}% on {len(y)} test images; wrn16_1 student, {E} epochs", flush=True)
     torch.manual_seed(0)
     t0 = time.time()
-    _, history = nayer.distill(teacher, nayer.build_model("wrn16_1", 10), lte.float(), args, image_shape=(3, 32, 32),
-                               mean=spec["mean"], std=spec["std"], eval_loader=loader)
+    nets = [m.to(device, memory_format=torch.channels_last) for m in (teacher, nayer.build_model("wrn16_1", 10))]
+    _, history = nayer.distill(*nets, lte.float(), nayer.config_of(args, nayer.amp_choice(args, device)[0]),
+                               image_shape=(3, 32, 32), mean=spec["mean"], std=spec["std"], eval_loader=loader,
+                               report=lambda rec: print(nayer.epoch_line(rec, E), flush=True))
     accs = [h["acc"] for h in history if h["acc"] is not None]
     print(f"student accuracy by post-warm-up epoch: {' '.join(f'{a:.1f}' for a in accs)} (teacher {teacher_acc:.2f}%)")
     return dict(teacher=arch, teacher_acc=teacher_acc, n_test=len(y), args=vars(args), history=history,

@@ -60,8 +60,8 @@ def main(argv=None):
             G = nayer.Generator(table, (3, args.image_size, args.image_size), B // C, 1000, gen_input=gen_input)  # from scratch
             bn_loss, trace, t0 = nayer.BNStatLoss(teacher, 0.9), [], time.time()
             for _ in range(args.rounds):  # warm-up rounds: no L_ADV, so the student plays no part
-                nayer.synthesize_round(G, teacher, teacher, bn_loss, y, mean, std, g_steps=args.g_steps,
-                                       lr_g=args.lr_g, weights=(args.bn, args.oh, 0.0), use_adv=False, trace=trace)
+                cfg = nayer.NayerConfig(g_steps=args.g_steps, lr_g=args.lr_g, bn=args.bn, oh=args.oh, adv=0.0)
+                nayer.synthesize_round(G, teacher, teacher, bn_loss, y, mean, std, cfg, use_adv=False, trace=trace)
             steps = torch.stack(trace)  # (rounds * g_steps, 4): L_BN, L_OH, L_ADV, L_G
             curves[f"{gen_input}/{seed}"] = dict(loss_bn=steps[:, 0].tolist(), loss_oh=steps[:, 1].tolist())
             print(f"{gen_input} seed {seed}: L_OH step 1 {steps[0, 1]:.3f}, step {args.g_steps} "

