@@ -479,10 +479,9 @@ def distill(teacher, student, e_y, cfg, *, image_shape, mean, std, eval_loader=N
     return student.eval(), loop.history
 
 # ========================================================================= NOT THE METHOD: the rest
-# What a run needs but the paper does not describe: backbones, data and the fallback teacher, the
-# run folder that plugs into `distill` (resume, metrics, samples, checkpoints, progress), options
-# and `main`. Nothing above the banner uses anything below it.
-import argparse, errno, inspect, json, math, os, platform, re, sys
+# What a run needs but the paper does not describe: backbones, data, the fallback teacher, the run
+# folder that plugs into `distill`, options and `main`. Nothing above the banner uses them.
+import argparse, errno, inspect, json, math, os, platform, re, shutil, sys
 
 # ------------------------------------------------------------------------------------------- models
 # CIFAR variants (3x3 stem, no max-pool), with the classic CIFAR code's names: the DFKD
@@ -519,9 +518,8 @@ class ResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(x, 1).flatten(1))  # (B, 512, h, w) -> (B, 512)
 
 class WideBlock(nn.Module):
-    """Pre-activation block. Easy to get wrong: when the width changes, BN-ReLU is applied to the
-    input first and that *activated* tensor feeds both conv1 and the 1x1 shortcut; else the raw
-    input is the identity shortcut."""
+    """Pre-activation block. Easy to get wrong: when the width changes, the BN-ReLU *activated*
+    input feeds both conv1 and the 1x1 shortcut; else the raw input is the identity shortcut."""
     def __init__(self, cin, cout, stride):
         super().__init__()
         self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
@@ -590,17 +588,16 @@ def load_cifar(name, root, train):
     try:  # present and intact: read, no network; missing or damaged: downloaded (fails offline)
         ds = cls(root, train=train, download=True)
     except Exception as e:
-        raise NayerError(f"{name} not found in {os.path.join(root, cls.base_folder)} and the "
-                         f"download failed ({type(e).__name__}): put the extracted python "
-                         f"archive there") from None
+        where = os.path.join(root, cls.base_folder)
+        raise NayerError(f"{name} not found in {where} and the download failed "
+                         f"({type(e).__name__}): put the extracted python archive there") from None
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
     return x, torch.tensor(ds.targets), list(ds.classes)
 
 def load_tiny_imagenet(root, train):
-    """The official tiny-imagenet-200 folder (as its zip unpacks; test/ is unlabelled, unused) as
-    uint8 images (N, 3, 64, 64), labels, class names: sorted wnids (the authors' order), each
-    named by the first synonym of its words.txt line ("goldfish, Carassius auratus" ->
-    "goldfish"), as the paper's "a photo of {class}" (the authors: all of it)."""
+    """The official tiny-imagenet-200 folder (as its zip unpacks; test/ unused) as uint8 images
+    (N, 3, 64, 64), labels, class names: sorted wnids (the authors' order), each named by its
+    words.txt line's first synonym ("goldfish"), as the paper's prompt (the authors: all of it)."""
     folder, split = Path(root) / "tiny-imagenet-200", "train" if train else "val"
     if not folder.is_dir():  # missing: try the official zip (fails offline)
         try:
@@ -636,10 +633,8 @@ def load_tiny_imagenet(root, train):
     # decoding 110,000 JPEGs takes minutes: cached next to the folder, keyed by the file list
     cache = Path(root) / f"tiny-imagenet-200_{split}_uint8.pt"
     key = [f"{p.name} {w}" for p, w in files]
-    def valid(d):
-        return (d["x"].dtype == torch.uint8 and d["x"].shape == (len(key), 3, 64, 64)
-                and d["y"].shape == (len(key),))
-    saved = read_cache(cache, lambda d: d.get("key") == key, valid)
+    saved = read_cache(cache, lambda d: d.get("key") == key, lambda d: d["x"].dtype == torch.uint8
+                       and d["x"].shape == (len(key), 3, 64, 64) and d["y"].shape == (len(key),))
     if saved:
         return saved["x"], saved["y"], names
     import PIL.Image  # lazily (torchvision.io's JPEG decoding is deprecated)
@@ -666,8 +661,7 @@ def load_split(args, train):
     else:
         x, y, names = load_cifar(args.dataset, args.data_root, train)
     if x.shape[-1] != args.image_size:  # uint8 in, uint8 out: no float copy of 100,000 images
-        size = (args.image_size,) * 2
-        x = F.interpolate(x, size=size, mode="bilinear", antialias=True)  # (N, 3, S, S)
+        x = F.interpolate(x, size=(args.image_size,) * 2, mode="bilinear", antialias=True)
     return x, y, names
 
 def lte_table(args, class_names, out_dir):
@@ -718,18 +712,18 @@ def load_checkpoint_into(model, path, arch, num_classes):
 def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
     """Fallback, not NAYER (the paper starts from given teachers): supervised training, uint8
     data on the device; saved every epoch, so that the same command, rerun, continues exactly."""
-    print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for "
-          f"{args.train_teacher_epochs} epochs on the REAL {args.dataset} training split (the "
-          f"only step that reads training data)", flush=True)
+    E = args.train_teacher_epochs
+    print(f"!! no teacher at {args.teacher_ckpt}: training {args.teacher} for {E} epochs on the "
+          f"REAL {args.dataset} training split (the only use of it)", flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.train_teacher_epochs)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, E)
     x, y = x.to(device), y.to(device)
     mean, std = mean.to(device), std.to(device)  # (1, 3, 1, 1)
     # `how` names the training: the .part file of another training is not continued
     how = {k: vars(args)[k] for k in ("teacher", "dataset", "train_teacher_epochs", "image_size")}
     part, start = Path(f"{args.teacher_ckpt}.part"), 0
     state = read_cache(part, lambda d: d["how"] == how,
-                       lambda d: 0 < d["epoch"] < args.train_teacher_epochs)
+                       lambda d: 0 < d["epoch"] < E)
     if state:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
@@ -739,11 +733,10 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         start = state["epoch"]
         print(f"continuing the teacher's training after epoch {start} ({part})", flush=True)
-    for epoch in range(start, args.train_teacher_epochs):
+    for epoch in range(start, E):
         model.train()
         t0, total = time.time(), torch.zeros((), device=device)
         batches = torch.randperm(len(y), device=device).split(TEACHER_BATCH)
-        E = args.train_teacher_epochs
         progress = Progress(f"teacher epoch {epoch + 1}/{E}", len(batches), E - epoch - 1,
                             "teacher" if epoch == start else None)
         for i, idx in enumerate(batches):
@@ -757,24 +750,21 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
             progress(i + 1)
         sched.step()
         acc = evaluate(model, eval_loader, device, amp)
-        print(f"teacher epoch {epoch + 1}/{args.train_teacher_epochs} loss "
-              f"{total.item() / len(batches):.3f} test acc {acc:.2f}% ({time.time() - t0:.0f}s)",
-              flush=True)
+        print(f"teacher epoch {epoch + 1}/{E} loss {total.item() / len(batches):.3f} test acc "
+              f"{acc:.2f}% ({time.time() - t0:.0f}s)", flush=True)
         cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-        atomic_save(dict(how=how, model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1,
-                         sched=sched.state_dict(), rng=torch.get_rng_state(), cuda_rng=cuda_rng),
-                    part)
+        state = dict(how=how, model=model.state_dict(), opt=opt.state_dict(), epoch=epoch + 1,
+                     sched=sched.state_dict(), rng=torch.get_rng_state(), cuda_rng=cuda_rng)
+        atomic_save(state, part)
     # and how it was trained: a later run must not take it for another training
-    atomic_save(dict(state_dict=model.state_dict(), acc=acc, arch=args.teacher,
-                     dataset=args.dataset, train_teacher_epochs=args.train_teacher_epochs,
-                     image_size=args.image_size), args.teacher_ckpt)
+    final = dict(how, state_dict=model.state_dict(), acc=acc, arch=args.teacher)
+    atomic_save(final, args.teacher_ckpt)
     part.unlink(missing_ok=True)
 
 # --------------------------------------------------------------------------------------- run folder
-# What the CLI plugs into `distill` (its `Callbacks`). A run folder holds config.json,
-# metrics.jsonl (a line an epoch), samples_epochNNN.png, checkpoint.pt with bank/ (M's rows, a file
-# an epoch), lte.pt, student.pth and summary.json, each written whole or not at all
-# (`atomic_write`). Long phases say where they are, with an ETA, at most every 30 s.
+# What the CLI plugs into `distill`: config.json, metrics.jsonl, samples_epochNNN.png, checkpoint.pt
+# with bank/ (M's rows, a file an epoch), lte.pt, student.pth, summary.json, each written whole or
+# not at all (`atomic_write`); long phases say where they are, with an ETA, every 30 s at most.
 class RunFolder(Callbacks):
     """Resume, checkpoints and bank pieces, metrics, sample grids, the NaN stop, progress and
     ETA, compile; `config`: what config.json records (the CLI: every option)."""
@@ -782,14 +772,13 @@ class RunFolder(Callbacks):
     def __init__(self, out_dir, config, resume=False, compile=False):
         self.out, self.config, self.resume, self.compile = Path(out_dir), config, resume, compile
         self.pieces = []  # M on disk: (file, rows), each epoch's new rows
+        check_out_dir(self.out, resume)  # before any long work
     def kd_models(self, student, teacher):
         if self.compile:  # KD and evaluation only: synthesis needs the teacher's BN hooks
             return torch.compile(student), torch.compile(teacher)
         return student, teacher
     def on_start(self, loop):
-        """Start afresh, or resume exactly (student, G, optimiser, cosine step, M, BN EMA, RNG:
-        the metrics of an uninterrupted run). Returns (first epoch, images in M)."""
-        check_out_dir(self.out, self.resume)
+        """Afresh, or resumed exactly (student, G, optimisers, M, BN EMA, RNG): -> (epoch, n)."""
         ckpt, start, n, cfg = self.out / "checkpoint.pt", 0, 0, loop.cfg
         if self.resume:  # read everything first: a damaged file is refused before any change
             state, bank = read_checkpoint(ckpt, self.out)
@@ -827,8 +816,8 @@ class RunFolder(Callbacks):
         if len(self.round_s) == 1:  # the first timed round: what the run costs here
             say_cost("distillation", self.left(), "a round timed; KD after the warm-up")
         elif now - self.said >= 30:
-            print(f"  epoch {epoch + 1}/{self.cfg.epochs}: {self.rounds_left} rounds left | ETA "
-                  f"{hms(self.left())}", flush=True)
+            print(f"  epoch {epoch + 1}/{self.cfg.epochs}: {self.rounds_left} synthesis rounds to "
+                  f"go | ETA {hms(self.left())}", flush=True)
             self.said = now
     def left(self):
         """Seconds left by the host clock (no device sync beyond the loop's two an epoch)."""
@@ -840,17 +829,15 @@ class RunFolder(Callbacks):
         for name in ("bn", "oh", "adv", "g", "kd"):
             v = rec[f"loss_{name}"]
             if v is not None and not math.isfinite(v):
-                raise NanStop(f"loss_{name} is {v} in epoch {rec['epoch']}; the checkpoint of "
-                              f"epoch {rec['epoch'] - 1} is kept: lower --lr/--lr-g or the loss "
-                              f"weights")
+                raise NanStop(f"loss_{name} is {v} in epoch {rec['epoch']}; the last checkpoint is "
+                              f"kept: lower --lr/--lr-g or the loss weights")
         self.epoch = rec["epoch"]
-        untimed = " + KD" if not self.tail_s and self.epoch < self.cfg.warmup else ""
+        untimed = " + KD" if not self.tail_s and self.epoch < self.cfg.epochs else ""
         print(f"{epoch_line(rec, self.cfg.epochs)} | ETA {hms(self.left())}{untimed}", flush=True)
     def on_epoch_end(self, loop, rec):
-        """metrics.jsonl, a sample grid when evaluated, then the checkpoint (atomic, every
-        epoch: a kill loses at most the epoch, which --resume redoes)."""
+        """metrics.jsonl, a sample grid when evaluated, the checkpoint: a kill loses one epoch."""
         n, B = rec["bank"], loop.cfg.synthesis_batch_size
-        self.save_metrics(loop.history)  # one JSON line an epoch
+        self.save_metrics(loop.history)
         if rec["acc"] is not None:
             grid = self.out / f"samples_epoch{rec['epoch']:03d}.png"
             save_samples(loop.M[n - B:n], loop.G.table.shape[0], grid)
@@ -862,8 +849,8 @@ class RunFolder(Callbacks):
             if len(self.tail_s) == 1:
                 say_cost("distillation", self.left(), "KD timed too")
         self.mark = self.said = time.time()
-    def save_metrics(self, history):
-        atomic_write(self.out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    def save_metrics(self, history):  # a JSON line an epoch
+        atomic_write(self.out / "metrics.jsonl", "".join(f"{json.dumps(h)}\n" for h in history))
     def snapshot(self, loop, n):
         """What a checkpoint holds: everything an exact resume needs; M's new rows saved apart."""
         return dict(student=loop.student.state_dict(), generator=loop.G.state_dict(),
@@ -883,11 +870,9 @@ def epoch_line(rec, epochs):
             f"{rec['sec_kd']:.1f}s | bank {rec['bank']}")
 
 def hms(s):
-    if s < 90:
-        return f"{s:.0f}s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
+    if s >= 5400:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f}s"
 
 def say_cost(what, seconds, how):
     """One line: a phase's projected time here; on a CPU at the paper's scale, where to go."""
@@ -897,17 +882,17 @@ def say_cost(what, seconds, how):
               "section 2) trains a teacher and distils CIFAR-10 in about an hour", flush=True)
 
 class Progress:
-    """Progress lines of a long loop, at most every 30 s (no carriage returns: a log file stays
-    readable), with its ETA and, when `more` such loops follow, the phase's; `phase`: named, its
-    projected time is said after 20 steps."""
+    """Plain lines (a log stays readable), every 30 s at most: a loop's ETA, the phase's if `more`
+    loops follow; a named `phase` has its projected time said after 20 steps or 20 s."""
     def __init__(self, what, total, more=0, phase=None):
         self.what, self.total, self.more, self.phase = what, total, more, phase
         self.t0 = self.said = time.time()
     def __call__(self, done):
         now = time.time()
-        if self.phase and done == min(20, self.total):  # what the phase costs on this machine
+        if self.phase and (done == min(20, self.total) or now - self.t0 >= 20):
             say_cost(self.phase, (now - self.t0) / done * self.total * (1 + self.more),
-                     f"{done} steps timed")
+                     f"{done} steps timed")  # what the phase costs on this machine
+            self.phase = None
         if now - self.said >= 30 and done < self.total:
             per_loop = (now - self.t0) / done * self.total
             phase = f" (phase {hms(per_loop * (1 + self.more) - (now - self.t0))})"
@@ -919,17 +904,14 @@ def check_out_dir(out_dir, resume):
     """Never silently overwrite a run, never silently start afresh when asked to resume."""
     exists = (Path(out_dir) / "checkpoint.pt").exists()
     if resume and not exists:
-        raise NayerError(f"--resume: nothing to resume in {out_dir} (no checkpoint.pt): drop "
-                         f"--resume to start")
+        raise NayerError(f"--resume: nothing to resume in {out_dir} (no checkpoint.pt): drop it")
     if exists and not resume:
-        raise NayerError(f"{out_dir} already holds a run (checkpoint.pt): add --resume, or pick "
-                         f"another --out")
+        raise NayerError(f"{out_dir} holds a run (checkpoint.pt): add --resume, or another --out")
 
 def read_checkpoint(ckpt, out_dir):
     """checkpoint.pt and its bank pieces, all read before anything changes; one line if not."""
     def damaged(f, why):
-        return NayerError(f"{f} is damaged ({why}): restore it, or start the run afresh in "
-                          f"another --out")
+        return NayerError(f"{f} is damaged ({why}): restore it, or start afresh in another --out")
     try:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         pieces = [(f, int(rows)) for f, rows in state["bank"]]  # (file, rows) each
@@ -968,8 +950,10 @@ def atomic_save(obj, path):
     def save(tmp):
         try:
             torch.save(obj, tmp)
-        except RuntimeError:  # EASY TO MISS: a full disk, as torch.save's zip writer says it
-            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}?") from None
+        except RuntimeError:  # EASY TO MISS: torch.save's zip writer says a full disk this way
+            full = shutil.disk_usage(tmp.parent).free < 2 ** 20
+            code = errno.ENOSPC if full else errno.EIO
+            raise OSError(code, os.strerror(code)) from None
     atomic_write(path, save)
 
 def atomic_write(path, write):
@@ -1010,10 +994,9 @@ def read_cache(path, fresh, valid):
 # bf16 autocast by default only where the hardware computes bf16 (`native_bf16`); the tests and
 # every comparison in docs/RESULTS.md pin --no-amp, so that their numbers are fp32 everywhere.
 def native_bf16(device):
-    """(bf16 autocast by default?, why): yes where the hardware computes bf16. EASY TO MISS:
-    elsewhere it is emulated and slower than fp32 (10x for wrn16_1 on an AVX2-only CPU here), and
-    torch.cuda.is_bf16_supported() says True for pre-8.0 GPUs (T4, V100, GTX/RTX 10xx-20xx)
-    because it counts emulation."""
+    """(bf16 autocast by default?, why): where the hardware computes bf16. EASY TO MISS: else it is
+    emulated, slower than fp32 (10x for wrn16_1 on an AVX2-only CPU here); is_bf16_supported()
+    says True for pre-8.0 GPUs (T4, V100, GTX/RTX 10xx-20xx) as it counts emulation."""
     if device.type == "cuda":
         cc = torch.cuda.get_device_capability(device)
         rel = ">=" if cc >= (8, 0) else "<"
@@ -1036,16 +1019,14 @@ def amp_choice(args, device):
 def pick_device(name):
     if name == "cuda" and not torch.cuda.is_available():
         raise NayerError("--device cuda but no CUDA device is visible: use --device cpu or auto")
-    use_cuda = name in ("auto", "cuda") and torch.cuda.is_available()
-    return torch.device("cuda" if use_cuda else "cpu")
+    return torch.device("cuda" if name != "cpu" and torch.cuda.is_available() else "cpu")
 
 # ------------------------------------------------------------------------------------------ options
 ARCHS = ["resnet18", "resnet34", "wrn16_1", "wrn16_2", "wrn40_1", "wrn40_2", "vgg11"]
-# Per data set: normalisation and each setting the authors' scripts (scripts/nayer_100.sh) set
-# differently; `parse_args` fills options left unset from here. CIFAR-10's std is the archive
-# teachers' conventional value, not the split's (0.247, 0.243, 0.262): a teacher must see its
-# training normalisation. Tiny-ImageNet: their ResNet-34 -> ResNet-18 line, mean = std = 0.5,
-# batch 200 = K 1 x 200 classes, flips in synthesis too (as their runs do).
+# Per data set: normalisation and what the authors' scripts (scripts/nayer_100.sh) set otherwise,
+# for options left unset. CIFAR-10's std is the archive teachers' value, not the split's (0.247,
+# 0.243, 0.262): a teacher must see its training normalisation. Tiny-ImageNet: their ResNet-34 ->
+# ResNet-18 line, mean = std = 0.5, batch 200 = K 1 x 200 classes, flips in synthesis too.
 CIFAR = dict(image_size=32, teacher="resnet34", student="resnet18", synthesis_batch_size=400,
              warmup_g_loops=10, g_loops=2, kd_steps=400, batch_size=512, lr=0.2, flip="on")
 DATASETS = {
@@ -1058,7 +1039,6 @@ DATASETS = {
                           warmup_g_loops=20, g_loops=4, g_steps=60, kd_steps=1000,
                           batch_size=256, lr=0.1, flip="on"),
 }
-# the options set from DATASETS
 PER_DATASET = [k for k in DATASETS["tiny_imagenet"] if k not in ("classes", "mean", "std")]
 TEACHER_CKPT = "checkpoints/pretrained/{dataset}_{teacher}.pth"  # the DFKD papers' archive
 TEACHER_LR, TEACHER_WD, TEACHER_BATCH = 0.1, 5e-4, 128  # fallback teacher: SGD 0.9, cosine
@@ -1068,28 +1048,21 @@ class OneLineParser(argparse.ArgumentParser):
         raise NayerError(f"{message} (see --help)")
 
 def parser():
-    """Every option, its paper symbol and its default's source (the authors' scripts unless
-    said): `--help`."""
-    p = OneLineParser(description="NAYER data-free distillation (CVPR 2024); defaults: the "
-                                  "authors' CIFAR-10 run")
+    """Every option, its paper symbol and its default's source (the authors' scripts): --help."""
+    p = OneLineParser(description="NAYER (CVPR 2024); defaults: the authors' CIFAR-10 run")
     a = p.add_argument
     def per(k):  # from DATASETS
         return "per data set: " + ", ".join(f"{d} {v[k]}" for d, v in DATASETS.items())
     # -- data, teacher (the authors' CIFAR-10 pair), text encoder
-    a("--dataset", default="cifar10", choices=list(DATASETS),
-      help="sets C, the normalisation, the per-data-set values")
+    a("--dataset", default="cifar10", choices=list(DATASETS), help="C, normalisation, defaults")
     a("--data-root", default="./data", help="where the data set's folder is, or is downloaded to")
-    a("--image-size", type=int,
-      help=f"N: real images resized once at load, G makes N x N ({per('image_size')})")
+    a("--image-size", type=int, help=f"N: resized at load, G makes N x N ({per('image_size')})")
     a("--teacher", choices=ARCHS, help=f"teacher T ({per('teacher')})")
     a("--student", choices=ARCHS, help=f"student S ({per('student')})")
     a("--teacher-ckpt", help="default checkpoints/pretrained/{dataset}_{teacher}.pth (DFKD)")
-    a("--train-teacher-epochs", type=int, default=200,
-      help="no teacher file: train T this long first (not NAYER)")
-    a("--text-encoder", default="clip-ViT-B-32",
-      help="sentence-transformers name/folder for e_y (paper: CLIP)")
-    a("--prompt", default="a photo of {}",
-      help="e_y's sentence: paper 'a photo of {}', code 'a image of {}'")
+    a("--train-teacher-epochs", type=int, default=200, help="no teacher file: train T first")
+    a("--text-encoder", default="clip-ViT-B-32", help="sentence-transformers name/folder for e_y")
+    a("--prompt", default="a photo of {}", help="e_y's sentence (the authors' code: a image of {})")
     a("--lte-file", help="saved (C, D) label-text table instead of the text encoder")
     # -- the method: an option for every `NayerConfig` field, its type, default and help (the
     # field's comment) read from there; a per-data-set field's default from DATASETS
@@ -1106,11 +1079,9 @@ def parser():
         a("--" + f.name.replace("_", "-"), **dict(kind, **special.get(f.name, {})))
     # -- running it (ours, not the method's)
     a("--seed", type=int, default=0, help="the one seed of every random draw (all are torch's)")
-    a("--resume", action="store_true",
-      help="continue the run in --out from its last finished epoch, exactly")
+    a("--resume", action="store_true", help="continue --out's run from its last epoch, exactly")
     a("--out", help="run folder; default runs/{dataset}_{teacher}_{student}")
-    a("--device", default="auto", choices=["auto", "cpu", "cuda"],
-      help="auto: CUDA if visible, else the CPU")
+    a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA if visible")
     a("--compile", action="store_true", help="torch.compile the student and the KD-time teacher")
     return p
 
@@ -1159,7 +1130,7 @@ def command(args):
     print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
           + f" | precision: {precision} ({why})", flush=True)
     cfg, image_shape = config_of(args, amp), (3, args.image_size, args.image_size)
-    check_out_dir(args.out, args.resume)  # before any long work
+    folder = RunFolder(args.out, vars(args), args.resume, args.compile)  # checks --out at once
     # the test split (Tiny-ImageNet: val) for evaluation only, and the class names for e_y
     x_test, y_test, classes = load_split(args, train=False)
     # e_y for every class, (C, D), before the teacher: an unreachable encoder fails in seconds
@@ -1192,7 +1163,6 @@ def command(args):
     teacher = teacher.to(memory_format=torch.channels_last)
     student = build_model(args.student, spec["classes"])
     student = student.to(device, memory_format=torch.channels_last)
-    folder = RunFolder(args.out, vars(args), args.resume, args.compile)
     student, history = distill(teacher, student, lte, cfg, image_shape=image_shape,
                                mean=spec["mean"], std=spec["std"], eval_loader=eval_loader,
                                report=folder.report, callbacks=folder)
@@ -1221,8 +1191,7 @@ def main(argv=None):
         if args and (Path(args.out) / "checkpoint.pt").exists():
             what = f"{args.out}/checkpoint.pt holds the last finished epoch: rerun with --resume"
         elif args and Path(f"{args.teacher_ckpt}.part").exists():
-            part = f"{args.teacher_ckpt}.part"
-            what = f"{part} holds the teacher's last finished epoch: rerun the same command"
+            what = f"{args.teacher_ckpt}.part holds the teacher's last epoch: rerun the command"
         print(f"nayer.py: interrupted; {what} to continue", file=sys.stderr)
         raise SystemExit(130)
 

@@ -430,6 +430,23 @@ def test_kd_loss_equals_kl_div_times_t_squared():
 
 
 # ----------------------------------------------------------------------------- fast pieces vs plain references
+def test_kd_loss_in_kd_step_is_taken_at_the_config_temperature_on_the_augmented_batch():
+    """One KD step: L_KD at the config's T (not 1, not the default 20) of the student and the teacher on the same
+    augmented bank images, then the student's SGD step."""
+    teacher, student = TinyNet().eval().requires_grad_(False), TinyNet(4)
+    x, h = torch.randint(0, 256, (6, 1, 8, 8), dtype=torch.uint8), torch.tensor(0.5)
+    cfg = nayer.NayerConfig(T=7.5, flip="kd")
+    before = copy.deepcopy(student)
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    torch.manual_seed(3)
+    got = nayer.kd_step(student, teacher, opt, x, h, h, cfg)
+    torch.manual_seed(3)  # the same crop offsets and flips
+    xa = nayer.augment(x.float() / 255, h, h, flip=True)
+    s, t = before(xa), teacher(xa)
+    assert torch.allclose(got, nayer.kd_loss(s, t, 7.5)) and not torch.allclose(got, nayer.kd_loss(s, t, 1.0))
+    assert not torch.equal(student.fc.weight, before.fc.weight)
+
+
 def test_batched_crop_flip_equals_per_sample_loop():
     torch.manual_seed(0)
     x, pad = torch.randn(16, 3, 12, 10), 3
@@ -695,6 +712,7 @@ def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path, monkeyp
     p = run_cli(tiny(cifar, out, "--text-encoder", minilm_path(), "--teacher-ckpt", trained))
     assert p.returncode == 0, p.stderr[-3000:]
     assert "REAL cifar10 training split" in p.stdout and "final student test accuracy" in p.stdout
+    assert "teacher: about" in p.stdout and "distillation: about" in p.stdout  # what each phase costs here
     teacher = torch.load(trained, weights_only=True)
     assert set(teacher) >= {"state_dict", "acc"}
     rows = metrics(out)
@@ -890,7 +908,42 @@ def test_bad_files_and_folders_exit_2_with_one_line(cifar, tmp_path):
     one_line_error(run_cli(tiny(cifar, tmp_path / "a", "--lte-file", tmp_path / "lte7.pt")), 2, "10 classes")
     (tmp_path / "busy").mkdir()
     torch.save({}, tmp_path / "busy" / "checkpoint.pt")
-    one_line_error(run_cli(tiny(cifar, tmp_path / "busy", *lte)), 2, "already holds a run", "--resume")
+    one_line_error(run_cli(tiny(cifar, tmp_path / "busy", *lte)), 2, "holds a run", "--resume")
+
+
+def test_an_unreachable_text_encoder_fails_in_seconds_before_the_teacher_is_trained(cifar, tmp_path):
+    """No teacher file and no text encoder: the table is tried first, so the run ends in one line before the
+    teacher's (long) training starts."""
+    p = run_cli(tiny(cifar, tmp_path / "a", "--teacher-ckpt", tmp_path / "none.pth", "--text-encoder",
+                     tmp_path / "no-encoder"))
+    one_line_error(p, 2, "cannot load text encoder", "--lte-file")
+    assert "REAL" not in p.stdout and not list(tmp_path.glob("none.pth*"))
+
+
+def test_long_phases_say_where_they_are_what_they_cost_and_when_they_end(monkeypatch, capsys, tmp_path):
+    """A clock that moves 400 s a reading: every loop step is past the 30 s between progress lines. The teacher's
+    epochs and the distillation's rounds print plain lines (no carriage returns) with their ETA, the phase's
+    projected time after the first timed steps (and, at the paper's scale on a CPU, where the CPU recipe is),
+    and every epoch line ends with the run's ETA."""
+    now = [0.0]
+    def clock():
+        now[0] += 400
+        return now[0]
+    monkeypatch.setattr(nayer.time, "time", clock)
+    progress = nayer.Progress("teacher epoch 1/3", 25, more=2, phase="teacher")
+    for done in range(1, 26):
+        progress(done)
+    out = capsys.readouterr().out
+    assert "teacher: about" in out and "(1 steps timed)" in out and "README's CPU recipe" in out  # 20 s
+    assert "  teacher epoch 1/3: 24/25 | ETA" in out and "(phase" in out and "\r" not in out
+    cfg = nayer.NayerConfig(**SEVEN, synthesis_batch_size=10)
+    nayer.distill(TinyNet(), TinyNet(), torch.randn(10, 6), cfg, image_shape=(1, 8, 8), mean=(0.5,),
+                  std=(0.5,), callbacks=(folder := nayer.RunFolder(tmp_path / "run", {})), report=folder.report)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(l.startswith("distillation: about") for l in lines), lines
+    assert any(l.startswith("  epoch ") and "synthesis rounds to go | ETA" in l for l in lines), lines
+    epochs = [l for l in lines if l.startswith("epoch ")]
+    assert len(epochs) == 3 and all(" | ETA " in l for l in epochs) and epochs[-1].endswith("ETA 0s")
 
 
 def test_resume_with_other_options_is_refused_before_the_run_folder_changes(cifar, tmp_path):
@@ -1053,6 +1106,30 @@ def test_a_failed_write_ends_the_run_in_one_line_and_resume_continues(cifar, tmp
     with unittest.mock.patch.object(torch, "save", no_space), pytest.raises(nayer.NayerError) as e:
         nayer.atomic_save({"epoch": 2}, tmp_path / "x.pt")
     assert "cannot write" in str(e.value) and not (tmp_path / "x.pt.tmp").exists()
+
+
+def test_a_really_full_disk_ends_in_one_line_and_resume_continues(cifar, tmp_path):
+    """A real small file system (a tmpfs, mounted as root, as CI runs) fills up mid-run: torch.save then fails
+    with PyTorch's own RuntimeError, not an OSError. Still one line naming the fix, exit 2, no .tmp, the last
+    checkpoint intact; once there is room, --resume ends where an uninterrupted run ends."""
+    cfg = lambda o, *x: tiny(cifar, o, "--lte-file", cifar / "lte10.pt", "--epochs", "3", *x)
+    assert run_cli(cfg(tmp_path / "whole")).returncode == 0
+    size = (tmp_path / "whole" / "checkpoint.pt").stat().st_size * 3 // 2  # room for one checkpoint, not two
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mnt],
+                                                   capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root); the raised-error test above still runs")
+    try:
+        line = one_line_error(run_cli(cfg(mnt / "run")), 2, "cannot write", "No space left on device", "--resume")
+        assert not list(mnt.rglob("*.tmp")), line
+        assert torch.load(mnt / "run" / "checkpoint.pt", weights_only=True)["epoch"] < 3  # intact, readable
+        subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
+        assert run_cli(cfg(mnt / "run", "--resume")).returncode == 0
+        assert metrics(mnt / "run") == metrics(tmp_path / "whole")
+    finally:
+        subprocess.run(["umount", mnt])
 
 
 def test_an_interrupted_teacher_training_continues_to_the_same_weights(cifar, tmp_path, monkeypatch):
