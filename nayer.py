@@ -587,10 +587,11 @@ def load_cifar(name, root, train):
     cls = CIFAR10 if name == "cifar10" else CIFAR100
     try:  # present and intact: read, no network; missing or damaged: downloaded (fails offline)
         ds = cls(root, train=train, download=True)
-    except Exception as e:
-        where = os.path.join(root, cls.base_folder)
-        raise NayerError(f"{name} not found in {where} and the download failed "
-                         f"({type(e).__name__}): put the extracted python archive there") from None
+    except Exception as e:  # none there and no network, or a file cut short
+        where = Path(root) / cls.base_folder
+        what = "is damaged (a file cut short?)" if where.is_dir() else "not found, no download"
+        raise NayerError(f"{name} {what} in {where} ({type(e).__name__}): put the extracted "
+                         f"python archive there") from None
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
     return x, torch.tensor(ds.targets), list(ds.classes)
 
@@ -717,8 +718,7 @@ def train_teacher(model, x, y, args, mean, std, device, eval_loader, amp):
           f"REAL {args.dataset} training split (the only use of it)", flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=TEACHER_LR, momentum=0.9, weight_decay=TEACHER_WD)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, E)
-    x, y = x.to(device), y.to(device)
-    mean, std = mean.to(device), std.to(device)  # (1, 3, 1, 1)
+    x, y, mean, std = (t.to(device) for t in (x, y, mean, std))  # mean, std: (1, 3, 1, 1)
     # `how` names the training: the .part file of another training is not continued
     how = {k: vars(args)[k] for k in ("teacher", "dataset", "train_teacher_epochs", "image_size")}
     part, start = Path(f"{args.teacher_ckpt}.part"), 0

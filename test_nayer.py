@@ -737,8 +737,9 @@ def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path, monkeyp
     assert "resumed" in p.stdout and [r["epoch"] for r in metrics(out)] == [1, 2, 3, 4, 5]
 
 
-def test_cifar100_end_to_end(tmp_path):
-    """CIFAR-100's on-disk layout (cifar-100-python/{train,test,meta}), 100 classes, 40 steps."""
+def test_cifar100_end_to_end(tmp_path, monkeypatch):
+    """CIFAR-100's on-disk layout (cifar-100-python/{train,test,meta}), 100 classes, 40 steps; the class names in
+    meta's order; a copy cut short is one line."""
     d, rng = tmp_path / "data" / "cifar-100-python", np.random.default_rng(0)
     d.mkdir(parents=True)
     for split, n in (("train", 200), ("test", 100)):
@@ -757,6 +758,14 @@ def test_cifar100_end_to_end(tmp_path):
     assert f"label-text embedding: (100, 8) ({tmp_path / 'lte.pt'})\n" in p.stdout
     assert [r["bank"] for r in metrics(tmp_path / "run")] == [100, 200]
     assert torch.load(tmp_path / "t.pth", weights_only=True)["state_dict"]["fc.weight"].shape == (100, 64)
+    import torchvision.datasets.cifar as tv_cifar
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)  # the fakes have no md5
+    x, y, names = nayer.load_cifar("cifar100", tmp_path / "data", train=False)
+    assert x.shape == (100, 3, 32, 32) and names == [f"class_{i}" for i in range(100)]  # meta's order
+    (d / "test").write_bytes((d / "test").read_bytes()[:5000])  # a copy cut short
+    p = run_cli(["--dataset", "cifar100", "--data-root", tmp_path / "data", "--lte-file", tmp_path / "lte.pt",
+                 "--out", tmp_path / "run2"])
+    one_line_error(p, 2, "cifar100 is damaged (a file cut short?)", str(d), "extracted python archive")
 
 
 # ----------------------------------------------------------------------------- Tiny-ImageNet (a fake in the official layout)
@@ -901,7 +910,7 @@ def test_bad_files_and_folders_exit_2_with_one_line(cifar, tmp_path):
                    "other parameter shapes", "wrn16_1 with 10 classes", "--teacher")
     one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--resume")), 2, "nothing to resume")
     one_line_error(run_cli(tiny(cifar, tmp_path / "a", *lte, "--data-root", tmp_path / "empty")), 2,
-                   "not found in", str(tmp_path / "empty" / "cifar-10-batches-py"))
+                   "not found", str(tmp_path / "empty" / "cifar-10-batches-py"), "extracted python archive")
     one_line_error(run_cli(tiny(cifar, tmp_path / "a", "--text-encoder", tmp_path / "no-encoder")), 2,
                    "cannot load text encoder", "--lte-file")
     torch.save(torch.randn(7, 16), tmp_path / "lte7.pt")
