@@ -13,9 +13,13 @@ the CPU (only tensor-rebuilding globals are allowed in the pickles) and writes, 
                                their code fed it (row i to class i; their rows are not in class order)
     {name}_perm{SEED}.pt       for each right table: its rows deranged among the classes (no class
                                keeps its own row): same statistics, wrong meaning
+    cifar100_clip_across{SEED}.pt   with --cifar100-root: every class gets the row of a class of
+                               ANOTHER superclass (a stranger's meaning: maple gets a bus's row)
+    cifar100_clip_within{SEED}.pt   ... of another class of ITS OWN superclass (a sibling's meaning:
+                               maple gets oak's, palm's, pine's or willow's row)
 
     python experiments/authors_lte.py --official-root OFF --out runs/clip/tables \
-        [--tiny-root DATA/tiny-imagenet-200] [--permute 0]
+        [--tiny-root DATA/tiny-imagenet-200] [--cifar100-root DATA/cifar-100-python] [--permute 0]
 
 OFF is an export of the authors' repository (`git archive`); nothing of it is committed, and the
 tables are derived data (not committed either: this rebuilds them in seconds).
@@ -102,11 +106,29 @@ def derangement(n, seed):
             return p
 
 
+def superclass_derangements(coarse, seed):
+    """(across, within): permutations of the 100 classes where no class keeps its row and every
+    class gets a row of another superclass (across), or of another class of its own (within)."""
+    g, n = torch.Generator().manual_seed(seed), len(coarse)
+    while True:  # about 1 in 150 random permutations qualifies: a fraction of a second
+        across = torch.randperm(n, generator=g)
+        if not (coarse[across] == coarse).any():
+            break
+    within = torch.arange(n)
+    for c in coarse.unique():
+        members = (coarse == c).nonzero().flatten()
+        within[members] = members[derangement(len(members), seed + int(c))]
+    assert (coarse[within] == coarse).all() and not (within == torch.arange(n)).any()
+    return across, within
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--official-root", required=True, help="an export of the authors' repository")
     ap.add_argument("--out", required=True, help="folder for the (C, 512) tables")
     ap.add_argument("--tiny-root", help="a tiny-imagenet-200 folder (wnids.txt, words.txt)")
+    ap.add_argument("--cifar100-root", help="a cifar-100-python folder: its superclasses, for the "
+                                            "across/within derangements")
     ap.add_argument("--permute", type=int, default=0, help="seed of the derangement (default: 0)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -148,6 +170,24 @@ def main(argv=None):
         off = cos[~torch.eye(len(table), dtype=torch.bool)]
         print(f"{name}: wrote {name}_clip.pt {tuple(table.shape)} and {name}_clip_perm{args.permute}.pt; "
               f"median cosine between two classes {off.median():.3f}", flush=True)
+    if args.cifar100_root:  # superclasses as the data files label them (coarse_labels)
+        with open(Path(args.cifar100_root) / "train", "rb") as f:
+            d = pickle.load(f, encoding="latin1")
+        pairs = set(zip(d["fine_labels"], d["coarse_labels"]))
+        if len(pairs) != 100 or len({f for f, _ in pairs}) != 100:
+            fail(f"{args.cifar100_root}/train does not give each of 100 classes one superclass")
+        coarse = torch.tensor([c for _, c in sorted(pairs)])
+        table = right["cifar100"]
+        cos = torch.nn.functional.cosine_similarity(table[:, None], table[None], dim=-1)
+        for kind, perm in zip(("across", "within"), superclass_derangements(coarse, args.permute)):
+            torch.save(table[perm], out / f"cifar100_clip_{kind}{args.permute}.pt")
+            print(f"cifar100: wrote cifar100_clip_{kind}{args.permute}.pt; mean cosine between a "
+                  f"class's own row and the row it gets {cos[torch.arange(100), perm].mean():.3f}",
+                  flush=True)
+        same = coarse[:, None] == coarse[None]
+        off = ~torch.eye(100, dtype=torch.bool)
+        print(f"cifar100: mean cosine between two classes of one superclass {cos[same & off].mean():.3f}, "
+              f"of two superclasses {cos[~same].mean():.3f}", flush=True)
 
 
 if __name__ == "__main__":
