@@ -369,8 +369,7 @@ def kd_step(student, teacher, opt, x, mean, std, cfg):
 
 @torch.no_grad()
 def evaluate(model, loader, device, amp=False):
-    """Top-1 accuracy (%) over an iterable of (normalised images, labels) batches: one pass, one
-    host sync. Reported, never used to choose: the last epoch's accuracy is the result."""
+    """Top-1 accuracy (%) over (normalised images, labels) batches: one pass, one host sync."""
     model.eval()
     correct, seen = torch.zeros((), device=device), 0
     # EASY TO MISS: a DataLoader draws a seed from torch's RNG; forked, a list gives the same run
@@ -384,8 +383,7 @@ def evaluate(model, loader, device, amp=False):
     return 100.0 * correct.item() / seen
 
 class Callbacks:
-    """Where a runner plugs into `distill` (the CLI's `RunFolder`); these do nothing. `loop`:
-    cfg, student, G, opt, sched, bn_loss, M (its first n rows filled), history."""
+    """Where a runner plugs into `distill` (the CLI's `RunFolder`); these do nothing."""
     memory_format = torch.contiguous_format  # G's layout (the CLI: channels_last)
     def kd_models(self, student, teacher):  # the modules KD and evaluation call (compiled?)
         return student, teacher
@@ -393,6 +391,8 @@ class Callbacks:
         return 0, 0
     def on_round(self, loop, epoch):  # after each synthesis round
         pass
+    def kd_pass(self, loop, epoch, batches):  # an epoch's KD batches, passed on
+        return batches
     def on_epoch_end(self, loop, rec):  # rec: the epoch's line of the history
         pass
 
@@ -429,9 +429,8 @@ def distill(teacher, student, e_y, cfg, *, image_shape, mean, std, eval_loader=N
     rounds = cfg.warmup * cfg.warmup_g_loops + (cfg.epochs - cfg.warmup) * cfg.g_loops
     M = torch.empty((rounds * B, *image_shape), dtype=torch.uint8, device=device)  # (N, ch, H, W)
     loop = types.SimpleNamespace(cfg=cfg, student=student, G=G, opt=opt, sched=sched,
-                                 bn_loss=bn_loss, M=M, history=[])  # history: epochs' records
+                                 bn_loss=bn_loss, M=M, history=[])  # what a runner saves
     start, n = cb.on_start(loop)  # n: images in M so far (a resumed run's)
-
     for epoch in range(start, cfg.epochs):
         warm = epoch < cfg.warmup  # warm-up: G learns to please the teacher; no L_ADV, no KD
         # EASY TO MISS: the whole G is rebuilt (the authors' rule: epoch = 0 or warmup, mod g_life)
@@ -457,7 +456,8 @@ def distill(teacher, student, e_y, cfg, *, image_shape, mean, std, eval_loader=N
         student.train().requires_grad_(True)
         kd_sum = torch.zeros((), device=device)  # sum of L_KD
         if not warm:
-            for idx in kd_batches(n, cfg.kd_steps, cfg.batch_size, device):  # (batch,)
+            batches = kd_batches(n, cfg.kd_steps, cfg.batch_size, device)  # (kd_steps, batch)
+            for idx in cb.kd_pass(loop, epoch, batches):  # (batch,)
                 kd_sum += kd_step(kd_student, kd_teacher, opt, M[idx], mean, std, cfg)
             sched.step()  # one cosine step per post-warm-up epoch
         # 3. the epoch's record: mean losses (sync point 2 of 2), test accuracy if due
@@ -651,8 +651,7 @@ def load_tiny_imagenet(root, train):
             raise damaged(f"{p}: {str(e).splitlines()[0][:80]}") from None
     y = torch.tensor([index[w] for _, w in files])
     atomic_save(dict(key=key, x=x, y=y), cache)
-    size = cache.stat().st_size / 2 ** 20
-    print(f"cached the decoded {split} split in {cache} ({size:.0f} MiB)", flush=True)
+    print(f"cached the decoded {split} split in {cache}", flush=True)
     return x, y, names
 
 def load_split(args, train):
@@ -799,8 +798,7 @@ class RunFolder(Callbacks):
             torch.set_rng_state(state["rng"])
             print(f"resumed {ckpt} at epoch {start}, bank {n} images")
         atomic_write(self.out / "config.json", json.dumps(self.config, indent=1))
-        # metrics.jsonl is rewritten from the checkpoint's history: a line written after the
-        # last checkpoint (a kill between the two) is not repeated
+        # metrics.jsonl from the checkpoint's history: a line written after it is not repeated
         self.save_metrics(loop.history)
         if not self.resume:  # so that a Ctrl-C in the very first epoch can be resumed
             atomic_save(dict(self.snapshot(loop, n), epoch=0, history=loop.history), ckpt)
@@ -815,12 +813,18 @@ class RunFolder(Callbacks):
         self.mark, self.rounds_left = now, self.rounds_left - 1
         if len(self.round_s) == 1:  # the first timed round: what the run costs here
             say_cost("distillation", self.left(), "a round timed; KD after the warm-up")
-        elif now - self.said >= 30:
-            print(f"  epoch {epoch + 1}/{self.cfg.epochs}: {self.rounds_left} synthesis rounds to "
-                  f"go | ETA {hms(self.left())}", flush=True)
+        self.progress(epoch, f"{self.rounds_left} synthesis rounds to go")
+    def kd_pass(self, loop, epoch, batches):
+        for k, idx in enumerate(batches):
+            yield idx
+            self.progress(epoch, f"KD step {k + 1}/{len(batches)}")
+    def progress(self, epoch, where):  # a line every 30 s at most
+        now = time.time()
+        if now - self.said >= 30:
+            print(f"  epoch {epoch + 1}/{self.cfg.epochs}: {where} | ETA {hms(self.left())}",
+                  flush=True)
             self.said = now
-    def left(self):
-        """Seconds left by the host clock (no device sync beyond the loop's two an epoch)."""
+    def left(self):  # seconds left, by the host clock: no device sync
         tail = sum(self.tail_s) / len(self.tail_s) if self.tail_s else 0.0  # 0 before timed
         kd_epochs = self.cfg.epochs - max(self.cfg.warmup, self.epoch)
         return self.rounds_left * sum(self.round_s) / len(self.round_s) + kd_epochs * tail
@@ -846,8 +850,6 @@ class RunFolder(Callbacks):
         atomic_save(state, self.out / "checkpoint.pt")
         if rec["phase"] == "kd":
             self.tail_s.append(time.time() - self.mark)
-            if len(self.tail_s) == 1:
-                say_cost("distillation", self.left(), "KD timed too")
         self.mark = self.said = time.time()
     def save_metrics(self, history):  # a JSON line an epoch
         atomic_write(self.out / "metrics.jsonl", "".join(f"{json.dumps(h)}\n" for h in history))
@@ -910,14 +912,18 @@ def check_out_dir(out_dir, resume):
 
 def read_checkpoint(ckpt, out_dir):
     """checkpoint.pt and its bank pieces, all read before anything changes; one line if not."""
-    def damaged(f, why):
-        return NayerError(f"{f} is damaged ({why}): restore it, or start afresh in another --out")
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        pieces = [(f, int(rows)) for f, rows in state["bank"]]  # (file, rows) each
-    except Exception as e:  # cut short, not a torch file, not a checkpoint of this script
-        raise damaged(ckpt, type(e).__name__) from None
-    return state, [load_piece(Path(out_dir) / f, rows, damaged) for f, rows in pieces]
+    def read(f, fits):
+        try:
+            x = torch.load(f, map_location="cpu", weights_only=True)
+            if fits(x):
+                return x
+            why = "not what this script wrote"
+        except Exception as e:  # missing, cut short, not a torch file
+            why = type(e).__name__
+        raise NayerError(f"{f} is damaged ({why}): restore it, or start afresh in another --out")
+    state = read(ckpt, lambda d: {"epoch", "history", "bank"} <= set(d))
+    return state, [read(Path(out_dir) / f, lambda x: x.dtype == torch.uint8 and x.ndim == 4
+                        and len(x) == rows) for f, rows in state["bank"]]
 
 def save_samples(x, C, path):
     """The last batch: a row a class (8 at most) if K >= 4, else a near-square grid of classes."""
@@ -936,15 +942,6 @@ def save_bank(out_dir, M, n, pieces):
         atomic_save(M[done:n].cpu().clone(), Path(out_dir) / name)  # clone: the rows, not all M
         pieces.append((name, n - done))
     return list(pieces)
-
-def load_piece(path, rows, damaged):
-    try:
-        x = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # missing, cut short
-        raise damaged(path, type(e).__name__) from None
-    if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4 or len(x) != rows:
-        raise damaged(path, f"not {rows} images")
-    return x
 
 def atomic_save(obj, path):
     def save(tmp):
@@ -1126,9 +1123,8 @@ def command(args):
     device = pick_device(args.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # autotuned convolutions, fixed shapes
     spec, (amp, why) = DATASETS[args.dataset], amp_choice(args, device)
-    precision = "bf16 autocast" if amp else "fp32"
     print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
-          + f" | precision: {precision} ({why})", flush=True)
+          + f" | precision: {'bf16 autocast' if amp else 'fp32'} ({why})", flush=True)
     cfg, image_shape = config_of(args, amp), (3, args.image_size, args.image_size)
     folder = RunFolder(args.out, vars(args), args.resume, args.compile)  # checks --out at once
     # the test split (Tiny-ImageNet: val) for evaluation only, and the class names for e_y

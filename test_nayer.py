@@ -931,7 +931,7 @@ def test_an_unreachable_text_encoder_fails_in_seconds_before_the_teacher_is_trai
 
 def test_long_phases_say_where_they_are_what_they_cost_and_when_they_end(monkeypatch, capsys, tmp_path):
     """A clock that moves 400 s a reading: every loop step is past the 30 s between progress lines. The teacher's
-    epochs and the distillation's rounds print plain lines (no carriage returns) with their ETA, the phase's
+    epochs and the distillation's rounds and KD steps print plain lines (no carriage returns) with their ETA, the phase's
     projected time after the first timed steps (and, at the paper's scale on a CPU, where the CPU recipe is),
     and every epoch line ends with the run's ETA."""
     now = [0.0]
@@ -951,6 +951,7 @@ def test_long_phases_say_where_they_are_what_they_cost_and_when_they_end(monkeyp
     lines = capsys.readouterr().out.splitlines()
     assert any(l.startswith("distillation: about") for l in lines), lines
     assert any(l.startswith("  epoch ") and "synthesis rounds to go | ETA" in l for l in lines), lines
+    assert any(l.startswith("  epoch 3/3: KD step 4/5 | ETA") for l in lines), lines  # inside a KD pass too
     epochs = [l for l in lines if l.startswith("epoch ")]
     assert len(epochs) == 3 and all(" | ETA " in l for l in epochs) and epochs[-1].endswith("ETA 0s")
 
