@@ -1126,7 +1126,8 @@ def command(args):
     print("config: " + " ".join(f"{k}={v}" for k, v in vars(args).items())
           + f" | precision: {'bf16 autocast' if amp else 'fp32'} ({why})", flush=True)
     cfg, image_shape = config_of(args, amp), (3, args.image_size, args.image_size)
-    folder = RunFolder(args.out, vars(args), args.resume, args.compile)  # checks --out at once
+    # the run folder checks --out now; config.json: every option, amp as chosen
+    folder = RunFolder(args.out, dict(vars(args), amp=amp), args.resume, args.compile)
     # the test split (Tiny-ImageNet: val) for evaluation only, and the class names for e_y
     x_test, y_test, classes = load_split(args, train=False)
     # e_y for every class, (C, D), before the teacher: an unreachable encoder fails in seconds

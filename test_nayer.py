@@ -718,7 +718,8 @@ def test_cli_end_to_end_trains_its_teacher_then_resumes(cifar, tmp_path, monkeyp
     rows = metrics(out)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and rows[0]["phase"] == "warmup" and rows[0]["acc"] is None
     assert all(0 <= r["acc"] <= 100 and r["loss_kd"] >= 0 for r in rows[1:]) and rows[-1]["bank"] == 100
-    assert json.loads((out / "config.json").read_text())["student"] == "wrn16_1"
+    config = json.loads((out / "config.json").read_text())  # every option, amp as the run used it
+    assert config["student"] == "wrn16_1" and config["amp"] is False and config["ngf"] == 64
     assert json.loads((out / "summary.json").read_text())["final_acc"] == rows[-1]["acc"]
     from PIL import Image
     assert Image.open(out / "samples_epoch004.png").size == (8 * 34 + 2, 3 * 34 + 2)  # K = 2: 4 x 3
