@@ -813,12 +813,12 @@ class RunFolder(Callbacks):
         self.mark, self.rounds_left = now, self.rounds_left - 1
         if len(self.round_s) == 1:  # the first timed round: what the run costs here
             say_cost("distillation", self.left(), "a round timed; KD after the warm-up")
-        self.progress(epoch, f"{self.rounds_left} synthesis rounds to go")
+        self.say_where(epoch, f"{self.rounds_left} synthesis rounds to go")
     def kd_pass(self, loop, epoch, batches):
         for k, idx in enumerate(batches):
             yield idx
-            self.progress(epoch, f"KD step {k + 1}/{len(batches)}")
-    def progress(self, epoch, where):  # a line every 30 s at most
+            self.say_where(epoch, f"KD step {k + 1}/{len(batches)}")
+    def say_where(self, epoch, where):  # a progress line every 30 s at most
         now = time.time()
         if now - self.said >= 30:
             print(f"  epoch {epoch + 1}/{self.cfg.epochs}: {where} | ETA {hms(self.left())}",
