@@ -589,7 +589,9 @@ def load_cifar(name, root, train):
         ds = cls(root, train=train, download=True)
     except Exception as e:  # none there and no network, or a file cut short
         where = Path(root) / cls.base_folder
-        what = "is damaged (a file cut short?)" if where.is_dir() else "not found, no download"
+        what = "not found, no download"
+        if where.is_dir():  # a file cut short, or another copy than the official archive's (md5)
+            what = "is damaged or not the official files"
         raise NayerError(f"{name} {what} in {where} ({type(e).__name__}): put the extracted "
                          f"python archive there") from None
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
