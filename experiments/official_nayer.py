@@ -15,6 +15,8 @@ the post-warm-up epochs (eta_min lr/1000, as nayer.py); test accuracy every --ev
 T.pth: nayer.py's wrn16_1 teacher; lte.pt: the (10, D) table nayer.py cached (or any (C, D) tensor).
 `--dataset tiny_imagenet --image-size 32` (docs/RESULTS.md section 11): their Tiny-ImageNet path (200 classes,
 mean = std = 0.5, their crop + flip for KD) at the CPU recipe's size, scored on nayer.py's own val pixels.
+`--dataset cifar100 --teacher wrn40_1` (RESULTS section 15): their CIFAR-100 path (100 classes, their
+CIFAR-100 normalisation, crop + flip), scored on the official test split's fine labels.
 EASY TO MISS: their NAYER class skips the synthesis flip only when given dataset="tiny_imagenet", and their
 datafree_kd.py never passes it for Tiny-ImageNet, so their runs flip; `--synthesis-flip` picks either.
 `--student-init pytorch` gives their student nayer.py's initialisation (PyTorch's defaults) in place of their
@@ -35,7 +37,7 @@ def parse_args(argv=None):
     pc.common_args(p, epochs=30)
     a = p.add_argument
     a("--lte-file", required=True, help="(C, D) label-text table, or nayer.py's lte.pt cache")
-    a("--dataset", default="cifar10", choices=["cifar10", "tiny_imagenet"], help="test split, classes, normalisation")
+    a("--dataset", default="cifar10", choices=["cifar10", "cifar100", "tiny_imagenet"], help="test split, classes, normalisation")
     a("--image-size", type=int, default=32, help="G's output and the test images' size (Tiny-ImageNet: resized)")
     a("--synthesis-flip", choices=["on", "off"], default="on",
       help="on: as datafree_kd.py builds NAYER (no dataset= given); off: dataset='tiny_imagenet' passed (bare crop)")
@@ -50,8 +52,8 @@ def parse_args(argv=None):
     a("--oh", type=float, default=0.5, help="beta")
     a("--adv", type=float, default=1.33, help="gamma")
     args = p.parse_args(argv)
-    if args.dataset == "cifar10" and args.image_size != 32:  # its test split is read at 32 px, unresized
-        p.error("--image-size applies to tiny_imagenet only: CIFAR-10 is 32 px (drop --image-size)")
+    if args.dataset != "tiny_imagenet" and args.image_size != 32:  # CIFAR test splits: 32 px, unresized
+        p.error("--image-size applies to tiny_imagenet only: CIFAR is 32 px (drop --image-size)")
     return args
 
 

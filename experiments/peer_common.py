@@ -1,5 +1,5 @@
 """What the two peer harnesses share: importing a peer's repository, running it on the CPU, the real
-CIFAR-10 test split, accuracy, the KD step as the peers' own `train()` does it, and the progress lines.
+CIFAR-10 / CIFAR-100 test split, accuracy, the KD step as the peers' own `train()` does it, and the progress lines.
 
 Nothing here is peer code: the peers' repositories are exported by the user (DEVELOPERS.md / README,
 "Data") and imported from `--official-root`; nothing of them is committed.
@@ -63,12 +63,14 @@ def load_teacher_student(registry, teacher_arch, student_arch, ckpt, num_classes
     return teacher.eval(), student
 
 
-def cifar10_test(data_root, mean, std):
-    """The 10,000 test images of a torchvision `cifar-10-batches-py` folder, normalised, in batches of 1000."""
-    d = pickle.load(open(Path(data_root) / "cifar-10-batches-py" / "test_batch", "rb"), encoding="latin1")
+def cifar_test(data_root, mean, std, dataset="cifar10"):
+    """The 10,000 test images of a torchvision `cifar-10-batches-py` or `cifar-100-python` folder (fine
+    labels), normalised, in batches of 1000."""
+    path = {"cifar10": "cifar-10-batches-py/test_batch", "cifar100": "cifar-100-python/test"}[dataset]
+    d = pickle.load(open(Path(data_root) / path, "rb"), encoding="latin1")
     x = torch.tensor(d["data"]).view(-1, 3, 32, 32).float() / 255  # (N, 3072) -> (N, 3, 32, 32)
     x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-    y = torch.tensor(d["labels"])
+    y = torch.tensor(d["labels" if dataset == "cifar10" else "fine_labels"])
     return [(x[i:i + 1000], y[i:i + 1000]) for i in range(0, len(y), 1000)]
 
 
@@ -112,7 +114,7 @@ def common_args(p, epochs):
     """The options both harnesses share; defaults: README's CIFAR-10 recipe (its KD work and batches)."""
     a = p.add_argument
     a("--official-root", required=True, help="an export of the peer's GitHub repository")
-    a("--data-root", required=True, help="folder holding cifar-10-batches-py (md5 not checked)")
+    a("--data-root", required=True, help="folder holding cifar-10-batches-py or cifar-100-python (md5 not checked)")
     a("--teacher-ckpt", required=True, help="teacher state dict ({'state_dict': ...} or bare)")
     a("--teacher", default="wrn16_1", help="their registry name")
     a("--student", default="wrn16_1", help="their registry name")
@@ -136,13 +138,15 @@ def setup(args, dataset="cifar10", image_size=32):
     registry, datafree = import_peer(args.official_root)
     torch.set_num_threads(args.threads)
     random.seed(args.seed), np.random.seed(args.seed), torch.manual_seed(args.seed)
-    classes = {"cifar10": 10, "tiny_imagenet": 200}[dataset]
+    classes = {"cifar10": 10, "cifar100": 100, "tiny_imagenet": 200}[dataset]
     teacher, student = load_teacher_student(registry, args.teacher, args.student, args.teacher_ckpt, classes)
     norm = registry.NORMALIZE_DICT[dataset]
     transform = T.Compose([T.RandomCrop(image_size, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
                            T.Normalize(**norm)])
-    test = cifar10_test(args.data_root, norm["mean"], norm["std"]) if dataset == "cifar10" else \
-        tiny_imagenet_val(args.data_root, image_size, norm["mean"], norm["std"])
+    if dataset == "tiny_imagenet":
+        test = tiny_imagenet_val(args.data_root, image_size, norm["mean"], norm["std"])
+    else:
+        test = cifar_test(args.data_root, norm["mean"], norm["std"], dataset)
     return datafree, teacher, student, norm, transform, test
 
 

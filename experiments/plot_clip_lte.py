@@ -23,9 +23,12 @@ from pathlib import Path
 from plot_lte_claim import few_steps_curves, read_cells
 
 NAMES = dict(clip="CLIP, right rows (the paper's)", clip_perm0="CLIP, rows deranged",
+             clip_across0="CLIP, rows deranged across superclasses",
+             clip_within0="CLIP, rows deranged within superclasses",
              authors="CLIP, the authors' row order", minilm="all-MiniLM-L6-v2",
              onehot="one-hot label", noise="noise z")
-COLOURS = dict(clip="tab:blue", clip_perm0="tab:red", authors="tab:purple", minilm="tab:green",
+COLOURS = dict(clip="tab:blue", clip_perm0="tab:red", clip_across0="tab:red", clip_within0="tab:pink",
+               authors="tab:purple", minilm="tab:green",
                onehot="tab:orange", noise="tab:grey")
 
 
@@ -119,7 +122,8 @@ def draw_cells(record, out):
         ax.set(title=f"{steps} generator steps a round", xlim=(-0.5, len(names) - 0.5))
     teacher = record["cells"][0]["teacher_acc"]
     axes[0][0].set_ylabel("final student test accuracy (%)")
-    fig.suptitle(f"CIFAR-10 recipe, one teacher ({teacher:.2f} %): a dot a seed, a bar the mean",
+    data = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(record["args"].get("dataset"), "CIFAR-10")
+    fig.suptitle(f"{data} recipe, one teacher ({teacher:.2f} %): a dot a seed, a bar the mean",
                  fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
