@@ -11,6 +11,7 @@ Runs `nayer.main` unchanged except for the patch named by --authors (nayer.py it
 Every other argument goes to nayer.py as it is:
 
     python experiments/parity_probe.py --authors student-init -- --dataset tiny_imagenet ... --seed N --out RUN
+    python experiments/parity_probe.py --authors student-init --rebuilt-cifar -- --dataset cifar100 ...  # §15
 """
 import argparse, sys
 from pathlib import Path
@@ -66,8 +67,13 @@ PATCHES = {"student-mode": student_mode, "student-init": student_init}
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--authors", required=True, choices=sorted(PATCHES), help="the behaviour of theirs to switch in")
+    p.add_argument("--rebuilt-cifar", action="store_true",
+                   help="torchvision's md5 check off, as real_cifar.py (the CIFAR copies rebuilt from image files)")
     p.add_argument("nayer_args", nargs=argparse.REMAINDER, help="-- then nayer.py's arguments")
     a = p.parse_args()
+    if a.rebuilt_cifar:
+        import torchvision.datasets.cifar as tv_cifar
+        tv_cifar.check_integrity = lambda *a, **k: True  # rebuilt files: no md5 match, the images are real
     PATCHES[a.authors]()
     print(f"parity_probe: nayer.py with the authors' {a.authors}", flush=True)
     nayer.main([x for x in a.nayer_args if x != "--"] if a.nayer_args[:1] == ["--"] else a.nayer_args)

@@ -11,7 +11,7 @@ tiny_imagenet (section 11; the CPU recipe at 32 px, one teacher and table, seeds
   probe_student-init_sN/metrics.jsonl  nayer.py with their student initialisation (experiments/parity_probe.py)
   probe_student-mode_sN/metrics.jsonl  nayer.py with their student mode in synthesis (parity_probe.py)
 cifar100 (section 15; its CPU recipe, one teacher and table) reads official/authors_sN.json,
-official/authors_pytorchinit_sN.json and nayer_sN/metrics.jsonl.
+official/authors_pytorchinit_sN.json, nayer_sN/metrics.jsonl and probe_student-init_sN/metrics.jsonl.
 Writes docs/results/{DATASET}_parity.json (per run: accuracy by epoch, per-epoch losses where recorded,
 training seconds an epoch) and draws docs/{DATASET}_parity.png from that record only. matplotlib is
 needed here only.
@@ -35,8 +35,10 @@ SETS = {
                ("nayer", "nayer_authors_init"), ("authors_pytorch_init", "authors")]),  # a - b, paired by seed
     "cifar100": dict(
         title="CIFAR-100 (real images), CPU recipe wrn40_1 -> wrn16_1: nayer.py and the authors' code",
-        groups=dict(AUTHORS, nayer=("nayer_s*/metrics.jsonl", "PyTorch default", "nayer.py")),
-        pairs=[("nayer", "authors"), ("nayer", "authors_pytorch_init"), ("authors_pytorch_init", "authors")]),
+        groups=dict(AUTHORS, nayer=("nayer_s*/metrics.jsonl", "PyTorch default", "nayer.py"),
+                    nayer_authors_init=("probe_student-init_s*/metrics.jsonl", "theirs (He fan-out)", "nayer.py")),
+        pairs=[("nayer", "authors"), ("nayer_authors_init", "authors"), ("nayer", "authors_pytorch_init"),
+               ("nayer", "nayer_authors_init"), ("authors_pytorch_init", "authors")]),
 }
 
 
