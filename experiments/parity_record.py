@@ -34,7 +34,7 @@ SETS = {
         pairs=[("nayer", "authors"), ("nayer_authors_init", "authors"), ("nayer", "authors_pytorch_init"),
                ("nayer", "nayer_authors_init"), ("authors_pytorch_init", "authors")]),  # a - b, paired by seed
     "cifar100": dict(
-        title="CIFAR-100 (real images), CPU recipe wrn40_1 -> wrn16_1: nayer.py and the authors' code",
+        title="CIFAR-100 (real images), wrn40_1 -> wrn16_1: nayer.py and the authors' code",
         groups=dict(AUTHORS, nayer=("nayer_s*/metrics.jsonl", "PyTorch default", "nayer.py"),
                     nayer_authors_init=("probe_student-init_s*/metrics.jsonl", "theirs (He fan-out)", "nayer.py")),
         pairs=[("nayer", "authors"), ("nayer_authors_init", "authors"), ("nayer", "authors_pytorch_init"),
