@@ -110,7 +110,7 @@ def draw_cells(record, out):
     groups = cell_groups(record)
     settings = sorted({steps for steps, _ in groups})
     names = [n for n in NAMES if any(name == n for _, name in groups)]
-    fig, axes = plt.subplots(1, len(settings), figsize=(4 * len(settings), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(settings), figsize=(max(6, 4 * len(settings)), 3.8), squeeze=False)
     for ax, steps in zip(axes[0], settings):
         for x, name in enumerate(names):
             accs = [c["final_acc"] for c in groups.get((steps, name), [])]
