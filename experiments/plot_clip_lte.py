@@ -11,7 +11,8 @@ L_OH and L_BN step by step, and the recipe's final accuracy (RESULTS section 13)
 Each NAME=FILE is one `lte_few_steps.py --inputs lte` (or `--inputs onehot`) output; the record
 keeps every seed's curves under NAME, and the figure is drawn from the record alone. The table
 printed: mean L_OH at a few steps, each seed's first step with L_OH < 1 (`--below`), and each
-seed's mean L_OH over the last round (steps of one round are less noisy than one step).
+seed's mean L_OH over the last round (steps of one round are less noisy than one step); with
+`--round R`, over round R too (where the inputs part before they all converge).
 
 `--cells RUNS` collects the finished run folders RUNS/{NAME}_g{STEPS}_s{SEED} (each with its
 summary.json) into the record's "cells": final accuracy a seed, per input and generator steps,
@@ -46,20 +47,26 @@ def collect(runs):
     return record
 
 
-def table(record, below=1.0):
+def table(record, below=1.0, round_=None):
     curves_of = {name: [c for k, c in record["curves"].items() if k.split("/")[0] == name]
                  for name in record["inputs"]}
     g, n = record["args"]["g_steps"], len(next(iter(curves_of.values()))[0]["loss_oh"])
     steps = sorted({s for s in (1, 10, g, 2 * g, 3 * g, n) if s <= n})
+    nth = {2: "2nd", 3: "3rd"}.get(round_, f"{round_}th")
+    extra = f" mean L_OH over the {nth} round (each seed) |" if round_ else ""
     print(f"| input | L_OH at step {' / '.join(map(str, steps))} (mean) | first step with L_OH < {below:g} "
-          f"(each seed) | mean L_OH over the last round (each seed) | L_BN at step 1 / {n} |")
-    print("|---|---|---|---|---|")
+          f"(each seed) |{extra} mean L_OH over the last round (each seed) | L_BN at step 1 / {n} |")
+    print("|---|---|---|---|---|" + ("---|" if round_ else ""))
     for name, curves in curves_of.items():
         at = lambda key, s: statistics.mean(c[key][s - 1] for c in curves)
         first = [next((i + 1 for i, v in enumerate(c["loss_oh"]) if v < below), "never") for c in curves]
-        last = [statistics.mean(c["loss_oh"][n - g:]) for c in curves]  # steps of the last round
+        def over(r):  # each seed's mean L_OH over the steps of round r (1-based)
+            means = [statistics.mean(c["loss_oh"][(r - 1) * g:r * g]) for c in curves]
+            return f"{statistics.mean(means):.2f} ({', '.join(f'{v:.2f}' for v in means)})"
         oh = " / ".join(f"{at('loss_oh', s):.2f}" for s in steps)
-        tail = f"{statistics.mean(last):.2f} ({', '.join(f'{v:.2f}' for v in last)})"
+        tail = over(n // g)  # the last round
+        if round_:
+            tail = f"{over(round_)} | {tail}"
         bn = f"{at('loss_bn', 1):.1f} / {at('loss_bn', n):.1f}"
         print(f"| {NAMES.get(name, name)} | {oh} | {', '.join(map(str, first))} | {tail} | {bn} |")
 
@@ -159,6 +166,7 @@ def main(argv=None):
     ap.add_argument("--cells-figure", help="PNG of the accuracy cells to draw")
     ap.add_argument("--below", type=float, default=1.0,
                     help="the table's 'first step with L_OH below' level (Tiny-ImageNet: 5)")
+    ap.add_argument("--round", type=int, help="also each seed's mean L_OH over this round (1-based)")
     args = ap.parse_args(argv)
     if args.runs:
         Path(args.record).write_text(json.dumps(collect(args.runs)) + "\n")
@@ -166,7 +174,7 @@ def main(argv=None):
     if args.cells:
         record["cells"] = collect_cells(args.cells)
         Path(args.record).write_text(json.dumps(record) + "\n")
-    table(record, args.below)
+    table(record, args.below, args.round)
     if record.get("cells"):
         cell_table(record)
     if args.figure:
