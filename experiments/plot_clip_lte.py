@@ -16,7 +16,8 @@ seed's mean L_OH over the last round (steps of one round are less noisy than one
 
 `--cells RUNS` collects the finished run folders RUNS/{NAME}_g{STEPS}_s{SEED} (each with its
 summary.json) into the record's "cells": final accuracy a seed, per input and generator steps,
-drawn by `--cells-figure`. Every cell must come from one teacher (the script refuses otherwise).
+drawn by `--cells-figure`; `--paired NAME` prints each input minus NAME, seed by seed. Every cell
+must come from one teacher (the script refuses otherwise).
 """
 import argparse, json, statistics, sys
 from pathlib import Path
@@ -95,7 +96,7 @@ def cell_groups(record):
     return groups
 
 
-def cell_table(record):
+def cell_table(record, paired=None):
     print("| input | generator steps a round | seeds | final acc % (each seed) | mean "
           "| L_OH, last epoch (each seed) |")
     print("|---|---|---|---|---|---|")
@@ -106,6 +107,16 @@ def cell_table(record):
         oh = ", ".join(f"{c['last_loss_oh']:.2f}" for c in cells)
         print(f"| {NAMES.get(name, name)} | {steps} | {seeds} | {each} | "
               f"{statistics.mean(accs):.2f} | {oh} |")
+    if paired:  # each input minus `paired`, seed by seed: mean +- standard error
+        groups = cell_groups(record)
+        for (steps, name), cells in groups.items():
+            base = {c["seed"]: c["final_acc"] for c in groups.get((steps, paired), [])}
+            d = [c["final_acc"] - base[c["seed"]] for c in cells if c["seed"] in base]
+            if name == paired or not d:
+                continue
+            se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else float("nan")
+            print(f"{steps} steps, {name} - {paired}: {', '.join(f'{v:+.2f}' for v in d)} -> "
+                  f"{statistics.mean(d):+.2f} +- {se:.2f} ({len(d)} pairs)")
 
 
 def draw_cells(record, out):
@@ -166,6 +177,7 @@ def main(argv=None):
     ap.add_argument("--cells-figure", help="PNG of the accuracy cells to draw")
     ap.add_argument("--below", type=float, default=1.0,
                     help="the table's 'first step with L_OH below' level (Tiny-ImageNet: 5)")
+    ap.add_argument("--paired", help="also each cell input minus this one (e.g. clip), by seed")
     ap.add_argument("--round", type=int, help="also each seed's mean L_OH over this round (1-based)")
     args = ap.parse_args(argv)
     if args.runs:
@@ -176,7 +188,7 @@ def main(argv=None):
         Path(args.record).write_text(json.dumps(record) + "\n")
     table(record, args.below, args.round)
     if record.get("cells"):
-        cell_table(record)
+        cell_table(record, args.paired)
     if args.figure:
         draw(record, args.figure)
     if args.cells_figure:
