@@ -73,11 +73,19 @@ def final(record, name):
     return {int(s): rows[-1]["acc"] for s, rows in record["groups"][name]["runs"].items()}
 
 
-def paired(record, a, b):
-    fa, fb = final(record, a), final(record, b)
+def seed_diff(fa, fb):
+    """a - b paired by seed ({seed: accuracy} each) -> (differences, mean, standard error)."""
     d = [fa[s] - fb[s] for s in sorted(fa.keys() & fb.keys())]
     se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else float("nan")
     return d, statistics.mean(d) if d else float("nan"), se
+
+
+def said_diff(what, d, m, se):
+    return f"{what}: {', '.join(f'{x:+.2f}' for x in d)} -> {m:+.2f} +- {se:.2f} ({len(d)} pairs)"
+
+
+def paired(record, a, b):
+    return seed_diff(final(record, a), final(record, b))
 
 
 def report(record):
@@ -87,8 +95,7 @@ def report(record):
               + " / ".join(f"s{s} {v:.2f}" for s, v in sorted(f.items()))
               + (f"  mean {statistics.mean(f.values()):.2f}" if f else ""))
     for a, b in SETS[record.get("dataset", "tiny_imagenet")]["pairs"]:
-        d, m, se = paired(record, a, b)
-        print(f"{a} - {b}: {', '.join(f'{x:+.2f}' for x in d)} -> {m:+.2f} +- {se:.2f} ({len(d)} pairs)")
+        print(said_diff(f"{a} - {b}", *paired(record, a, b)))
 
 
 def draw(record, out):

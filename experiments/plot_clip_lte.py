@@ -22,6 +22,7 @@ must come from one teacher (the script refuses otherwise).
 import argparse, json, statistics, sys
 from pathlib import Path
 
+from parity_record import said_diff, seed_diff
 from plot_lte_claim import few_steps_curves, read_cells
 
 NAMES = dict(clip="CLIP, right rows (the paper's)", clip_perm0="CLIP, rows deranged",
@@ -53,7 +54,9 @@ def table(record, below=1.0, round_=None):
                  for name in record["inputs"]}
     g, n = record["args"]["g_steps"], len(next(iter(curves_of.values()))[0]["loss_oh"])
     steps = sorted({s for s in (1, 10, g, 2 * g, 3 * g, n) if s <= n})
-    nth = {2: "2nd", 3: "3rd"}.get(round_, f"{round_}th")
+    if round_ and not 1 <= round_ <= n // g:
+        sys.exit(f"--round {round_}: the curves have rounds 1 to {n // g}")
+    nth = {1: "1st", 2: "2nd", 3: "3rd"}.get(round_, f"{round_}th")
     extra = f" mean L_OH over the {nth} round (each seed) |" if round_ else ""
     print(f"| input | L_OH at step {' / '.join(map(str, steps))} (mean) | first step with L_OH < {below:g} "
           f"(each seed) |{extra} mean L_OH over the last round (each seed) | L_BN at step 1 / {n} |")
@@ -97,10 +100,11 @@ def cell_groups(record):
 
 
 def cell_table(record, paired=None):
+    groups = cell_groups(record)
     print("| input | generator steps a round | seeds | final acc % (each seed) | mean "
           "| L_OH, last epoch (each seed) |")
     print("|---|---|---|---|---|---|")
-    for (steps, name), cells in cell_groups(record).items():
+    for (steps, name), cells in groups.items():
         accs = [c["final_acc"] for c in cells]
         seeds = ", ".join(str(c["seed"]) for c in cells)
         each = ", ".join(f"{a:.2f}" for a in accs)
@@ -108,15 +112,12 @@ def cell_table(record, paired=None):
         print(f"| {NAMES.get(name, name)} | {steps} | {seeds} | {each} | "
               f"{statistics.mean(accs):.2f} | {oh} |")
     if paired:  # each input minus `paired`, seed by seed: mean +- standard error
-        groups = cell_groups(record)
-        for (steps, name), cells in groups.items():
-            base = {c["seed"]: c["final_acc"] for c in groups.get((steps, paired), [])}
-            d = [c["final_acc"] - base[c["seed"]] for c in cells if c["seed"] in base]
-            if name == paired or not d:
-                continue
-            se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else float("nan")
-            print(f"{steps} steps, {name} - {paired}: {', '.join(f'{v:+.2f}' for v in d)} -> "
-                  f"{statistics.mean(d):+.2f} +- {se:.2f} ({len(d)} pairs)")
+        def acc(steps, name):  # {seed: final accuracy}
+            return {c["seed"]: c["final_acc"] for c in groups.get((steps, name), [])}
+        for steps, name in groups:
+            d, m, se = seed_diff(acc(steps, name), acc(steps, paired))
+            if name != paired and d:
+                print(said_diff(f"{steps} steps, {name} - {paired}", d, m, se))
 
 
 def draw_cells(record, out):
